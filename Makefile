@@ -1,0 +1,52 @@
+# Optimizing the Input: the two commands are `make lab` and `make test`.
+# Everything else here is for instructors and maintainers.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+KERNEL := optimizing-the-input
+STAMP  := $(VENV)/.installed
+# Cap the BLAS/torch threads of each notebook kernel when tests run in parallel.
+PYTEST_WORKERS ?= 2
+
+.PHONY: lab test unit notebooks student expected models weights clean-venv help
+
+help:
+	@echo "make lab      set up .venv (first time) and open the workbook in JupyterLab"
+	@echo "make test     set up .venv (first time) and run every test, notebooks included"
+	@echo "make student  regenerate notebooks/ from solutions/"
+	@echo "make expected regenerate data/expected/ (self-check values) from solutions/"
+	@echo "make models   retrain the shipped models from scratch"
+	@echo "make weights  download the optional ImageNet weights (needs internet)"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python >= 3.10 is needed; found " + sys.version.split()[0] + ". Run: make PYTHON=/path/to/python3.11 lab")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (Optimizing the Input)"
+	@touch $(STAMP)
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --notebook-dir=. $(if $(filter 0,$(shell id -u)),--allow-root,) $(LAB_ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadscope --nbval-lax --nbval-current-env --nbval-cell-timeout=300 tests notebooks solutions $(PYTEST_ARGS)
+
+unit: $(STAMP)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) tests $(PYTEST_ARGS)
+
+student: $(STAMP)
+	$(PY) -m course_utils.assign
+
+expected: $(STAMP)
+	$(PY) -m course_utils.expected
+
+models: $(STAMP)
+	$(PY) -m course_utils.train lenet-mnist
+	$(PY) -m course_utils.train shapes-cnn
+
+weights: $(STAMP)
+	$(PY) -m course_utils.imagenet fetch $(or $(MODELS),squeezenet1_1 alexnet vgg16 vgg19)
+
+clean-venv:
+	rm -rf $(VENV)

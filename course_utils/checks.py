@@ -1,0 +1,302 @@
+"""Self-checks: run a student's function on the registered cases and say in words what is right or wrong.
+
+The expected outputs come from the solution notebooks (``python -m course_utils.expected``) and are
+stored as plain arrays in ``data/expected/<notebook>.npz``. The comparison reports, for each case,
+the type, shape and dtype of what came back and its relative error against the stated tolerance:
+
+    relative error = max |got - expected| / max |expected|
+"""
+from __future__ import annotations
+
+import copy
+import inspect
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from .exercises import Exercise, get_exercise
+from .paths import data_dir
+
+__all__ = ["check", "CheckResult", "ExerciseCheckFailed", "compare_output", "encode_output",
+           "expected_path", "load_expected", "save_expected"]
+
+_ABS_FLOOR = 1e-7  # differences below this count as round-off, whatever the relative error
+
+
+class ExerciseCheckFailed(AssertionError):
+    """Raised by ``check`` when an exercise's function gives a wrong answer."""
+
+
+@dataclass
+class CaseResult:
+    name: str
+    passed: bool
+    message: str
+
+
+@dataclass
+class CheckResult:
+    """What ``check`` found: plain data, so that it can be printed, graded or sent between processes."""
+
+    exercise: str
+    function: str
+    points: int
+    status: str  # "passed", "failed", "not implemented", "wrong signature"
+    cases: list[CaseResult] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+    @property
+    def score(self) -> int:
+        return self.points if self.passed else 0
+
+    def to_dict(self) -> dict:
+        return {"exercise": self.exercise, "function": self.function, "points": self.points,
+                "score": self.score, "status": self.status,
+                "cases": [{"name": c.name, "passed": c.passed, "message": c.message} for c in self.cases]}
+
+    def report(self) -> str:
+        head = f"Exercise {self.exercise} `{self.function}` ({self.points} point{'s' if self.points != 1 else ''})"
+        lines = [head]
+        for i, case in enumerate(self.cases, 1):
+            mark = "✓" if case.passed else "✗"
+            lines.append(f"  {mark} case {i}/{len(self.cases)}, {case.name}: {case.message}")
+        n_ok = sum(c.passed for c in self.cases)
+        if self.passed:
+            lines.append(f"PASSED: all {len(self.cases)} cases agree with the solution. {self.score}/{self.points} points.")
+        elif self.status == "not implemented":
+            lines.append(f"NOT DONE YET: write the body of `{self.function}` where it says `# YOUR CODE HERE` "
+                         f"(and delete `raise NotImplementedError()`), run that cell, then run this check again.")
+        elif self.status == "wrong signature":
+            lines.append("FAILED: fix the function's parameters (keep the signature given in the notebook).")
+        else:
+            lines.append(f"FAILED: {len(self.cases) - n_ok} of {len(self.cases)} cases are wrong; "
+                         f"read the first ✗ line above. 0/{self.points} points.")
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------- expected values on disk
+
+def expected_path(notebook: str) -> Path:
+    """The file holding the expected outputs of one notebook's exercises."""
+    return data_dir() / "expected" / f"{notebook}.npz"
+
+
+def encode_output(value: Any) -> list[tuple[str, np.ndarray]]:
+    """Turn a function's return value into plain ``(kind, array)`` pairs (a tuple gives several)."""
+    items = list(value) if isinstance(value, (tuple, list)) else [value]
+    encoded = []
+    for item in items:
+        if isinstance(item, torch.Tensor):
+            encoded.append(("tensor", item.detach().cpu().numpy()))
+        elif isinstance(item, np.ndarray):
+            encoded.append(("ndarray", item))
+        elif isinstance(item, (bool, np.bool_)):
+            encoded.append(("bool", np.asarray(item)))
+        elif isinstance(item, (int, np.integer)):
+            encoded.append(("int", np.asarray(int(item), dtype=np.int64)))
+        elif isinstance(item, (float, np.floating)):
+            encoded.append(("float", np.asarray(float(item), dtype=np.float64)))
+        else:
+            raise TypeError(f"Cannot store an output of type {type(item).__name__}: return tensors, arrays or numbers.")
+    return encoded
+
+
+def save_expected(notebook: str, outputs: dict[str, list[list[tuple[str, np.ndarray]]]]) -> Path:
+    """Write ``{function: [case outputs]}`` to ``expected_path(notebook)`` as a plain ``.npz`` (no pickles)."""
+    arrays = {}
+    for function, cases in outputs.items():
+        arrays[f"{function}/n_cases"] = np.asarray(len(cases))
+        for i, encoded in enumerate(cases):
+            arrays[f"{function}/{i}/kinds"] = np.asarray([kind for kind, _ in encoded], dtype=str)
+            for j, (_, array) in enumerate(encoded):
+                arrays[f"{function}/{i}/{j}"] = array
+    path = expected_path(notebook)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **arrays)
+    return path
+
+
+def load_expected(notebook: str, function: str) -> list[list[tuple[str, np.ndarray]]]:
+    """Read the expected outputs of one exercise, case by case."""
+    path = expected_path(notebook)
+    if not path.exists():
+        raise FileNotFoundError(f"The expected values for notebook {notebook} are missing ({path}): "
+                                f"restore them with `git checkout data/expected` or rebuild them with `make expected`.")
+    with np.load(path, allow_pickle=False) as data:
+        if f"{function}/n_cases" not in data:
+            raise KeyError(f"{path} holds no expected values for `{function}`: rebuild them with `make expected`.")
+        cases = []
+        for i in range(int(data[f"{function}/n_cases"])):
+            kinds = [str(k) for k in data[f"{function}/{i}/kinds"]]
+            cases.append([(kind, data[f"{function}/{i}/{j}"]) for j, kind in enumerate(kinds)])
+    return cases
+
+
+# ---------------------------------------------------------------------------- comparison
+
+_KIND_WORDS = {"tensor": "a torch.Tensor", "ndarray": "a numpy array", "int": "an int", "float": "a float", "bool": "a bool"}
+
+
+def _describe(value) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a torch.Tensor of shape {tuple(value.shape)} and dtype {value.dtype}"
+    if isinstance(value, np.ndarray):
+        return f"a numpy array of shape {value.shape} and dtype {value.dtype}"
+    return f"{type(value).__name__} {value!r}"[:120]
+
+
+def _compare_one(got, kind: str, expected: np.ndarray, rtol: float, label: str) -> str | None:
+    """Return None when ``got`` matches, else one sentence saying what is wrong."""
+    if kind in ("int", "bool"):
+        if isinstance(got, torch.Tensor) and got.numel() == 1 and not got.is_floating_point():
+            got = got.item()
+        if isinstance(got, np.generic):
+            got = got.item()
+        ok_type = isinstance(got, bool) if kind == "bool" else (isinstance(got, int) and not isinstance(got, bool))
+        if not ok_type:
+            return f"{label}should be {_KIND_WORDS[kind]}, got {_describe(got)}"
+        if got != expected.item():
+            return f"{label}got {got}, expected {expected.item()}"
+        return None
+    if kind == "float":
+        if isinstance(got, torch.Tensor) and got.numel() == 1:
+            got = got.item()
+        if not isinstance(got, (float, int, np.floating, np.integer)) or isinstance(got, bool):
+            return f"{label}should be a float, got {_describe(got)}"
+        got_arr = np.asarray(float(got))
+    else:
+        if kind == "tensor" and not isinstance(got, torch.Tensor):
+            return f"{label}should be a torch.Tensor, got {_describe(got)}"
+        if kind == "ndarray" and not isinstance(got, np.ndarray):
+            return f"{label}should be a numpy array, got {_describe(got)}"
+        got_arr = got.detach().cpu().numpy() if isinstance(got, torch.Tensor) else got
+        if tuple(got_arr.shape) != tuple(expected.shape):
+            return f"{label}has shape {tuple(got_arr.shape)}, expected {tuple(expected.shape)}"
+        if got_arr.dtype != expected.dtype:
+            shown = (str(got.dtype), "torch." + str(expected.dtype)) if isinstance(got, torch.Tensor) else (str(got_arr.dtype), str(expected.dtype))
+            return f"{label}has dtype {shown[0]}, expected {shown[1]}"
+    if expected.dtype == bool or np.issubdtype(expected.dtype, np.integer):
+        wrong = np.argwhere(got_arr != expected)
+        if len(wrong):
+            idx = tuple(int(i) for i in wrong[0])
+            return f"{label}{len(wrong)} entries differ, first at index {idx}: got {got_arr[idx]}, expected {expected[idx]}"
+        return None
+    got64, exp64 = got_arr.astype(np.float64), expected.astype(np.float64)
+    if not np.all(np.isfinite(got64)):
+        return f"{label}contains NaN or infinite values"
+    if exp64.size == 0:
+        return None
+    diff = np.abs(got64 - exp64)
+    scale = max(float(np.abs(exp64).max()), 1e-12)
+    rel = float(diff.max()) / scale
+    if rel > rtol and float(diff.max()) > _ABS_FLOOR:
+        idx = np.unravel_index(int(diff.argmax()), diff.shape)
+        where = f" (largest difference at index {tuple(int(i) for i in idx)}: got {got64[idx]:.6g}, expected {exp64[idx]:.6g})" if diff.ndim else f" (got {float(got64):.6g}, expected {float(exp64):.6g})"
+        return f"{label}relative error {rel:.1e} is above the tolerance {rtol:.0e}{where}"
+    return None
+
+
+def compare_output(got: Any, expected: list[tuple[str, np.ndarray]], rtol: float) -> str | None:
+    """Compare a return value with its expected ``(kind, array)`` list; None when it matches, else why not."""
+    if len(expected) > 1:
+        if not isinstance(got, (tuple, list)):
+            return f"should return a tuple of {len(expected)} values, got {_describe(got)}"
+        if len(got) != len(expected):
+            return f"should return {len(expected)} values, got {len(got)}"
+        items = list(got)
+    else:
+        items = [got]
+    for j, (item, (kind, array)) in enumerate(zip(items, expected)):
+        label = f"output {j + 1} " if len(expected) > 1 else "the output "
+        problem = _compare_one(item, kind, array, rtol, label)
+        if problem:
+            return problem
+    return None
+
+
+def _summary_ok(got, expected) -> str:
+    first = expected[0][1]
+    if len(expected) == 1 and expected[0][0] in ("int", "bool", "float"):
+        return f"got {expected[0][1].item()!r}, as expected"
+    return "shape " + ", ".join(str(tuple(a.shape)) for _, a in expected) + " and values match"
+
+
+def _parameter_names(signature: str) -> list[str]:
+    inner = signature.strip()[1:-1]
+    return [re.split(r"[=:]", p)[0].strip().lstrip("*") for p in inner.split(",") if p.strip() and p.strip() not in ("*", "/")]
+
+
+def _same_inputs(before: dict, after: dict) -> str | None:
+    for name, value in before.items():
+        other = after[name]
+        if isinstance(value, torch.Tensor) and not torch.equal(value, other):
+            return f"the function changed its input `{name}` in place; work on a copy instead (e.g. `{name}.clone()`)"
+        if isinstance(value, np.ndarray) and not np.array_equal(value, other):
+            return f"the function changed its input `{name}` in place; work on a copy instead (e.g. `{name}.copy()`)"
+    return None
+
+
+def run_cases(func: Callable, exercise: Exercise, cases, expected) -> CheckResult:
+    """Run ``func`` on ``cases`` and compare with ``expected``; the engine behind ``check`` (and the grader)."""
+    result = CheckResult(exercise.id, exercise.function, exercise.points, "passed")
+    try:
+        params = [p.name for p in inspect.signature(func).parameters.values()]
+    except (TypeError, ValueError):
+        params = None
+    wanted = _parameter_names(exercise.signature)
+    if params is not None and params != wanted:
+        result.status = "wrong signature"
+        result.cases.append(CaseResult("signature", False,
+                                       f"the function should take ({', '.join(wanted)}) but takes ({', '.join(params)})"))
+        return result
+    if len(cases) != len(expected):
+        raise RuntimeError(f"The expected values of {exercise.id} are out of date ({len(expected)} stored, "
+                           f"{len(cases)} cases): rebuild them with `make expected`.")
+    for case, exp in zip(cases, expected):
+        kwargs = copy.deepcopy(case.kwargs)
+        try:
+            got = func(**kwargs)
+        except NotImplementedError:
+            result.status = "not implemented"
+            result.cases.append(CaseResult(case.name, False, "raises NotImplementedError: not written yet"))
+            return result
+        except Exception as exc:  # a student's bug: report it, do not crash the check
+            result.cases.append(CaseResult(case.name, False, f"raised {type(exc).__name__}: {exc}"))
+            continue
+        problem = compare_output(got, exp, exercise.rtol) or _same_inputs(case.kwargs, kwargs)
+        result.cases.append(CaseResult(case.name, problem is None, problem or _summary_ok(got, exp)))
+    if not all(c.passed for c in result.cases):
+        result.status = "failed"
+    return result
+
+
+def check(func: Callable, exercise: str | None = None, *, quiet: bool = False) -> CheckResult:
+    """Check an exercise's function against the solution's outputs and say what passed or what is wrong.
+
+    Args:
+        func: the function you wrote, e.g. ``cross_correlate``.
+        exercise: the exercise id (e.g. ``"01.3"``); by default the function's name finds it.
+        quiet: do not print the report.
+
+    Returns:
+        A ``CheckResult``. Raises ``NotImplementedError`` while the function is still a stub and
+        ``ExerciseCheckFailed`` (an ``AssertionError``) when a case is wrong, after printing which.
+    """
+    if not callable(func):
+        raise TypeError(f"check() takes the function you wrote (e.g. check(cross_correlate)), got {type(func).__name__}.")
+    ex = get_exercise(exercise or getattr(func, "__name__", ""))
+    result = run_cases(func, ex, ex.cases(0), load_expected(ex.notebook, ex.function))
+    if not quiet:
+        print(result.report())
+    if result.status == "not implemented":
+        raise NotImplementedError(f"Exercise {ex.id} `{ex.function}` is not written yet.")
+    if not result.passed:
+        raise ExerciseCheckFailed(f"Exercise {ex.id} `{ex.function}`: {next(c.message for c in result.cases if not c.passed)}")
+    return result

@@ -1,0 +1,76 @@
+"""The exercise registry: which notebook asks for which function, with which signature, for how many points.
+
+Each notebook's exercises live in their own module (``nb01_filters.py``, ...), which lists them with
+the *inputs* of their test cases. The expected outputs are not here: they are computed from the
+solution notebooks by ``python -m course_utils.expected`` and stored in ``data/expected/``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+__all__ = ["Case", "Exercise", "all_exercises", "get_exercise", "exercises_for"]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One test case: a name a student can read, and the keyword arguments of the call."""
+
+    name: str
+    kwargs: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise of one notebook.
+
+    Attributes:
+        notebook: the notebook's file stem, e.g. ``"01_filters"``.
+        id: the exercise's number as shown in the notebook, e.g. ``"01.2"``.
+        function: the name of the function the student writes.
+        signature: its parameters as written in the notebook, e.g. ``"(weight, bias)"``.
+        points: what the exercise is worth.
+        cases: ``cases(seed)`` builds the list of ``Case`` inputs; seed 0 gives the cases of the
+            self-check, other seeds give fresh inputs of the same kind.
+        rtol: the relative tolerance of the comparison (see ``course_utils.checks``).
+        description: one line saying what the function computes.
+    """
+
+    notebook: str
+    id: str
+    function: str
+    signature: str
+    points: int
+    cases: Callable[[int], list[Case]] = field(repr=False)
+    rtol: float = 1e-5
+    description: str = ""
+
+
+def _load() -> list[Exercise]:
+    from . import nb01_filters
+
+    registry = []
+    for module in (nb01_filters,):
+        registry.extend(module.EXERCISES)
+    return registry
+
+
+def all_exercises() -> list[Exercise]:
+    """Return every registered exercise, in notebook order."""
+    return _load()
+
+
+def exercises_for(notebook: str) -> list[Exercise]:
+    """Return the exercises of one notebook (its file stem, e.g. ``"01_filters"``)."""
+    return [ex for ex in _load() if ex.notebook == notebook]
+
+
+def get_exercise(key: str) -> Exercise:
+    """Find an exercise by its id (``"01.2"``) or by the name of its function (``"cross_correlate"``)."""
+    matches = [ex for ex in _load() if key in (ex.id, ex.function)]
+    if len(matches) == 1:
+        return matches[0]
+    known = ", ".join(f"{ex.id} {ex.function}" for ex in _load())
+    if not matches:
+        raise KeyError(f"No exercise is called {key!r}; the registered exercises are: {known}.")
+    raise KeyError(f"{key!r} names several exercises ({', '.join(ex.id for ex in matches)}): pass the exercise id instead.")

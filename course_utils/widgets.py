@@ -1,0 +1,111 @@
+"""Widgets: sliders, dropdowns and toggles whose work is a plain function.
+
+The pattern in every notebook is::
+
+    def draw(layer, channel):            # a plain function: tests call it directly
+        ...
+    interactive_plot(draw, layer=dropdown(...), channel=int_slider(...))
+
+``interactive_plot`` only wires the controls to ``draw``: each change of a control calls
+``draw`` with the current values of all controls and shows what it drew.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+from IPython.display import display
+
+__all__ = ["int_slider", "float_slider", "dropdown", "toggle_buttons", "interactive_plot"]
+
+_STYLE = {"description_width": "initial"}
+_LAYOUT = {"width": "420px"}
+
+
+def _check_range(description, min, max, value, step):
+    if not min < max:
+        raise ValueError(f"Slider {description!r}: min ({min}) must be smaller than max ({max}).")
+    if step <= 0:
+        raise ValueError(f"Slider {description!r}: step must be positive, got {step}.")
+    if value is not None and not min <= value <= max:
+        raise ValueError(f"Slider {description!r}: value {value} lies outside [{min}, {max}].")
+
+
+def int_slider(description: str, min: int, max: int, value: int | None = None, step: int = 1) -> widgets.IntSlider:
+    """An integer slider that acts when released (``continuous_update=False``)."""
+    _check_range(description, min, max, value, step)
+    return widgets.IntSlider(value=min if value is None else value, min=min, max=max, step=step,
+                             description=description, continuous_update=False, style=_STYLE, layout=_LAYOUT)
+
+
+def float_slider(description: str, min: float, max: float, value: float | None = None, step: float = 0.01,
+                 readout_format: str = ".3g") -> widgets.FloatSlider:
+    """A float slider that acts when released (``continuous_update=False``)."""
+    _check_range(description, min, max, value, step)
+    return widgets.FloatSlider(value=min if value is None else value, min=min, max=max, step=step,
+                               description=description, continuous_update=False, readout_format=readout_format,
+                               style=_STYLE, layout=_LAYOUT)
+
+
+def dropdown(description: str, options: Sequence, value: Any = None) -> widgets.Dropdown:
+    """A dropdown over ``options`` (a list of values, or of ``(label, value)`` pairs)."""
+    options = list(options)
+    if not options:
+        raise ValueError(f"Dropdown {description!r} has no options to choose from.")
+    values = [o[1] if isinstance(o, tuple) and len(o) == 2 else o for o in options]
+    if value is not None and value not in values:
+        raise ValueError(f"Dropdown {description!r}: {value!r} is not one of its options {values}.")
+    return widgets.Dropdown(options=options, value=values[0] if value is None else value,
+                            description=description, style=_STYLE)
+
+
+def toggle_buttons(description: str, options: Sequence, value: Any = None) -> widgets.ToggleButtons:
+    """A row of toggle buttons, one of which is selected."""
+    options = list(options)
+    if not options:
+        raise ValueError(f"Toggle buttons {description!r} have no options.")
+    return widgets.ToggleButtons(options=options, value=options[0] if value is None else value,
+                                 description=description, style=_STYLE)
+
+
+def interactive_plot(draw: Callable[..., Any], **controls: widgets.ValueWidget) -> widgets.VBox:
+    """Wire controls to a drawing function and return the widget to display.
+
+    ``draw`` is called once straight away and again each time a control changes, with every
+    control's current value as a keyword argument. Whatever it plots (matplotlib figures) or
+    prints appears under the controls, replacing the previous picture.
+
+    Args:
+        draw: a plain function ``draw(**values)``; its return value is ignored.
+        **controls: keyword name -> widget, e.g. ``channel=int_slider("channel", 0, 15)``.
+
+    Returns:
+        An ``ipywidgets.VBox`` holding the controls and the output area; its attribute
+        ``controls`` maps names to widgets and ``output`` is the ``Output`` widget.
+    """
+    if not callable(draw):
+        raise TypeError(f"interactive_plot needs a function to call, got {type(draw).__name__}.")
+    if not controls:
+        raise ValueError("interactive_plot needs at least one control, e.g. channel=int_slider('channel', 0, 15).")
+    for name, control in controls.items():
+        if not isinstance(control, widgets.ValueWidget):
+            raise TypeError(f"Control {name!r} must be an ipywidgets control with a value (a slider, dropdown, ...), "
+                            f"got {type(control).__name__}.")
+    output = widgets.Output()
+
+    def redraw(change=None):
+        values = {name: control.value for name, control in controls.items()}
+        with output:
+            output.clear_output(wait=True)
+            draw(**values)
+            plt.show()
+
+    for control in controls.values():
+        control.observe(redraw, names="value")
+    box = widgets.VBox([widgets.HBox(list(controls.values()), layout={"flex_flow": "row wrap"}), output])
+    box.controls = dict(controls)
+    box.output = output
+    box.redraw = redraw
+    redraw()
+    return box

@@ -1,0 +1,148 @@
+"""The self-checks: they pass the solutions and say in words what is wrong with wrong answers."""
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from course_utils import ExerciseCheckFailed, check
+from course_utils.checks import compare_output, encode_output
+from course_utils.exercises import all_exercises, get_exercise
+from course_utils.expected import main as expected_main
+from course_utils.expected import solution_functions
+
+
+@pytest.fixture(scope="module")
+def solution01():
+    return solution_functions("01_filters")
+
+
+def test_solutions_pass_their_checks(solution01, capsys):
+    for name in ("hidden_unit_line", "cross_correlate", "conv_parameter_count"):
+        result = check(solution01[name])
+        assert result.passed and result.score == result.points
+    out = capsys.readouterr().out
+    assert "PASSED: all 4 cases agree" in out
+
+
+def test_expected_values_are_up_to_date():
+    """The stored expected values are what the solution notebooks compute now (drift test)."""
+    assert expected_main(["--check"]) == 0
+
+
+# Independent checks of the solutions themselves, so that the expected values are known to be right.
+
+def test_solution_cross_correlate_equals_conv2d(solution01):
+    torch.manual_seed(0)
+    image, kernel = torch.randn(13, 11), torch.randn(4, 3)
+    torch.testing.assert_close(solution01["cross_correlate"](image, kernel), F.conv2d(image[None, None], kernel[None, None])[0, 0])
+
+
+def test_solution_hidden_unit_line_is_on_the_line(solution01):
+    torch.manual_seed(0)
+    w, b = torch.randn(30, 2), torch.randn(30)
+    points, directions = solution01["hidden_unit_line"](w, b)
+    torch.testing.assert_close((w * points).sum(1) + b, torch.zeros(30), atol=1e-5, rtol=0)
+    torch.testing.assert_close((w * directions).sum(1), torch.zeros(30), atol=1e-5, rtol=0)
+    torch.testing.assert_close(directions.norm(dim=1), torch.ones(30))
+    cross = w[:, 0] * directions[:, 1] - w[:, 1] * directions[:, 0]
+    assert (cross > 0).all(), "directions must be w turned counter-clockwise"
+    assert ((points * directions).sum(1).abs() < 1e-5).all(), "the closest point is perpendicular to the direction"
+
+
+@pytest.mark.parametrize("c_in,c_out,k,bias", [(3, 16, 5, True), (16, 32, (3, 5), False), (1, 1, 1, True)])
+def test_solution_parameter_count_equals_pytorch(solution01, c_in, c_out, k, bias):
+    layer = nn.Conv2d(c_in, c_out, k, bias=bias)
+    assert solution01["conv_parameter_count"](c_in, c_out, k, bias) == sum(p.numel() for p in layer.parameters())
+    assert solution01["conv_parameter_count"](3, 16, 5) == 1216
+
+
+# What students see when something is wrong.
+
+def test_stub_says_not_done_yet(capsys):
+    def cross_correlate(image, kernel):
+        # YOUR CODE HERE
+        raise NotImplementedError()
+    with pytest.raises(NotImplementedError, match="01.2 `cross_correlate` is not written yet"):
+        check(cross_correlate)
+    assert "NOT DONE YET" in capsys.readouterr().out
+
+
+def test_convolution_instead_of_correlation_fails_with_relative_error(solution01, capsys):
+    def cross_correlate(image, kernel):
+        return F.conv2d(image[None, None], kernel.flip(0, 1)[None, None])[0, 0]
+    with pytest.raises(ExerciseCheckFailed, match="relative error .* above the tolerance 1e-05"):
+        check(cross_correlate)
+    out = capsys.readouterr().out
+    assert "✗" in out and "largest difference at index" in out and "FAILED" in out
+
+
+def test_wrong_shape_dtype_and_type_are_named(capsys):
+    def cross_correlate(image, kernel):
+        return torch.zeros(image.shape)
+    with pytest.raises(ExerciseCheckFailed, match=r"has shape \(6, 7\), expected \(4, 5\)"):
+        check(cross_correlate)
+
+    def cross_correlate(image, kernel):
+        return F.conv2d(image[None, None], kernel[None, None])[0, 0].double()
+    with pytest.raises(ExerciseCheckFailed, match="dtype torch.float64, expected torch.float32"):
+        check(cross_correlate)
+
+    def cross_correlate(image, kernel):
+        return F.conv2d(image[None, None], kernel[None, None])[0, 0].numpy()
+    with pytest.raises(ExerciseCheckFailed, match="should be a torch.Tensor, got a numpy array"):
+        check(cross_correlate)
+
+    def conv_parameter_count(in_channels, out_channels, kernel_size, bias=True):
+        return 1216.0
+    with pytest.raises(ExerciseCheckFailed, match="should be an int, got float"):
+        check(conv_parameter_count)
+
+
+def test_wrong_signature_exception_and_in_place_changes(capsys, solution01):
+    def hidden_unit_line(w, b):
+        return solution01["hidden_unit_line"](w, b)
+    with pytest.raises(ExerciseCheckFailed, match=r"should take \(weight, bias\) but takes \(w, b\)"):
+        check(hidden_unit_line)
+
+    def conv_parameter_count(in_channels, out_channels, kernel_size, bias=True):
+        kh, kw = kernel_size  # breaks on an int kernel size
+        return out_channels * in_channels * kh * kw + out_channels * bias
+    with pytest.raises(ExerciseCheckFailed, match="raised TypeError"):
+        check(conv_parameter_count)
+
+    def cross_correlate(image, kernel):
+        out = F.conv2d(image[None, None], kernel[None, None])[0, 0]
+        image.zero_()
+        return out
+    with pytest.raises(ExerciseCheckFailed, match="changed its input `image` in place"):
+        check(cross_correlate)
+
+
+def test_check_argument_errors():
+    with pytest.raises(TypeError, match="takes the function you wrote"):
+        check("cross_correlate")
+    with pytest.raises(KeyError, match="No exercise is called 'mystery'.*01.1 hidden_unit_line"):
+        check(lambda x: x, exercise="mystery")
+
+
+def test_compare_output_multiple_outputs():
+    expected = encode_output((torch.zeros(2), torch.ones(3)))
+    assert compare_output((torch.zeros(2), torch.ones(3)), expected, 1e-5) is None
+    assert "tuple of 2 values" in compare_output(torch.zeros(2), expected, 1e-5)
+    assert "output 2 has shape (2,), expected (3,)" in compare_output((torch.zeros(2), torch.ones(2)), expected, 1e-5)
+    assert "NaN" in compare_output((torch.zeros(2), torch.tensor([1.0, float("nan"), 1.0])), expected, 1e-5)
+
+
+def test_registry_is_consistent():
+    exercises = all_exercises()
+    ids = [ex.id for ex in exercises]
+    functions = [ex.function for ex in exercises]
+    assert len(set(ids)) == len(ids) and len(set(functions)) == len(functions)
+    for ex in exercises:
+        assert ex.id.split(".")[0] == ex.notebook[:2]
+        assert ex.points > 0 and ex.cases(0) and ex.cases(1)
+        assert get_exercise(ex.id) is not None
+    # other seeds give other inputs (for graders' fresh cases), the same seed the same ones
+    ex = get_exercise("01.2")
+    assert not torch.equal(ex.cases(0)[0].kwargs["image"], ex.cases(1)[0].kwargs["image"])
+    assert torch.equal(ex.cases(3)[0].kwargs["image"], ex.cases(3)[0].kwargs["image"])

@@ -1,0 +1,36 @@
+import ipywidgets as widgets
+import pytest
+
+from course_utils import dropdown, float_slider, int_slider, interactive_plot, toggle_buttons
+
+
+def test_interactive_plot_calls_draw_with_every_value_on_each_change():
+    calls = []
+    box = interactive_plot(lambda layer, channel: calls.append((layer, channel)),
+                           layer=dropdown("layer", ["conv1", "conv2"]), channel=int_slider("channel", 0, 15, value=3))
+    assert calls == [("conv1", 3)]
+    box.controls["channel"].value = 7
+    box.controls["layer"].value = "conv2"
+    assert calls[-2:] == [("conv1", 7), ("conv2", 7)]
+    assert isinstance(box, widgets.VBox) and isinstance(box.output, widgets.Output)
+
+
+def test_sliders_act_on_release():
+    assert int_slider("k", 0, 5).continuous_update is False
+    assert float_slider("eps", 0.0, 1.0, value=0.1).continuous_update is False
+    assert toggle_buttons("fill", ["zero", "mean"]).value == "zero"
+
+
+def test_controls_reject_bad_arguments():
+    with pytest.raises(ValueError, match="min .* must be smaller than max"):
+        int_slider("k", 5, 5)
+    with pytest.raises(ValueError, match="outside"):
+        float_slider("eps", 0.0, 1.0, value=2.0)
+    with pytest.raises(ValueError, match="not one of its options"):
+        dropdown("layer", ["a", "b"], value="c")
+    with pytest.raises(ValueError, match="no options"):
+        dropdown("layer", [])
+    with pytest.raises(TypeError, match="ipywidgets control"):
+        interactive_plot(lambda k: None, k=3)
+    with pytest.raises(ValueError, match="at least one control"):
+        interactive_plot(lambda: None)
