@@ -1,0 +1,142 @@
+"""Tests of the two local models, ``load_model`` and the training script."""
+import pytest
+import torch
+from torch import nn
+
+from course_utils import models, train
+from course_utils.data import load_mnist
+from course_utils.device import get_device
+from course_utils.models import MODEL_NAMES, LeNet, ShapesCNN, load_model
+from course_utils.shapes import SHAPE_CLASSES, load_shapes
+
+LENET_LAYERS = ["conv1", "relu1", "pool1", "conv2", "relu2", "pool2", "flatten", "fc1", "relu3", "fc2"]
+SHAPES_FEATURES = ["conv1_1", "relu1_1", "conv1_2", "relu1_2", "pool1", "conv2_1", "relu2_1", "conv2_2", "relu2_2",
+                   "pool2", "conv3_1", "relu3_1", "conv3_2", "relu3_2", "pool3"]
+
+
+def test_model_names():
+    assert MODEL_NAMES == ("lenet-mnist", "shapes-cnn")
+
+
+def test_lenet_layers_and_output():
+    model = LeNet()
+    assert [name for name, _ in model.named_children()] == LENET_LAYERS
+    assert sum(isinstance(m, nn.ReLU) for m in model.modules()) == 3
+    assert (model.conv1.in_channels, model.conv1.out_channels, model.conv1.kernel_size, model.conv1.padding) == (1, 16, (5, 5), (2, 2))
+    assert (model.conv2.out_channels, model.fc1.out_features, model.fc2.out_features) == (32, 128, 10)
+    assert model(torch.rand(5, 1, 28, 28)).shape == (5, 10)
+    assert model.class_names == tuple("0123456789")
+
+
+def test_shapes_cnn_layers_and_output():
+    model = ShapesCNN()
+    assert [name for name, _ in model.features.named_children()] == SHAPES_FEATURES
+    assert sum(isinstance(m, nn.ReLU) for m in model.modules()) == 6
+    assert model.features.conv1_1.kernel_size == (5, 5) and model.features.conv3_1.out_channels == 64
+    assert model.features(torch.rand(2, 3, 64, 64)).shape == (2, 64, 8, 8)
+    assert model.features[:-1](torch.rand(2, 3, 64, 64)).shape == (2, 64, 16, 16)  # up to relu3_2
+    assert isinstance(model.classifier.fc, nn.Linear) and model.classifier.fc.out_features == 8
+    assert model(torch.rand(3, 3, 64, 64)).shape == (3, 8)
+    assert model.class_names == SHAPE_CLASSES
+
+
+@pytest.mark.parametrize("model, bad", [
+    (LeNet(), torch.rand(28, 28)), (LeNet(), torch.rand(1, 28, 28)), (LeNet(), torch.rand(2, 3, 28, 28)),
+    (LeNet(), torch.rand(2, 1, 32, 32)), (LeNet(), torch.zeros(2, 1, 28, 28, dtype=torch.uint8)),
+])
+def test_lenet_rejects_wrong_inputs(model, bad):
+    with pytest.raises(ValueError, match=r"^LeNet expects a float tensor of shape \(N, 1, 28, 28\), got"):
+        model(bad)
+
+
+@pytest.mark.parametrize("bad", [torch.rand(3, 64, 64), torch.rand(2, 1, 64, 64), torch.rand(2, 3, 32, 32)])
+def test_shapes_cnn_rejects_wrong_inputs(bad):
+    with pytest.raises(ValueError, match=r"^ShapesCNN expects a float tensor of shape \(N, 3, 64, 64\), got"):
+        ShapesCNN()(bad)
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_load_model_eval_mode_and_device(name):
+    model = load_model(name)
+    assert not model.training and not any(m.training for m in model.modules())
+    assert all(p.device.type == get_device().type for p in model.parameters())
+    assert all(p.device.type == "cpu" for p in load_model(name, device="cpu").parameters())
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_shipped_checkpoints_are_small_state_dicts(name):
+    path = models.checkpoint_path(name)
+    assert path.stat().st_size <= 5 * 2**20
+    state = torch.load(path, weights_only=True, map_location="cpu")
+    assert set(state) == set(models.build_model(name).state_dict())
+
+
+def test_shipped_lenet_reaches_97_percent_on_mnist_test():
+    images, labels = load_mnist("test")
+    assert train.accuracy(load_model("lenet-mnist", "cpu"), images, labels) >= 0.97
+
+
+def test_shipped_shapes_cnn_reaches_95_percent_on_shapes_test():
+    images, labels, _ = load_shapes("test")
+    assert train.accuracy(load_model("shapes-cnn", "cpu"), images, labels) >= 0.95
+
+
+def test_accuracy_matches_a_plain_loop():
+    model = load_model("lenet-mnist", "cpu")
+    images, labels = load_mnist("test")
+    images, labels = images[:123], labels[:123]
+    with torch.no_grad():
+        correct = sum(int(model(image[None]).argmax() == label) for image, label in zip(images, labels))
+    assert train.accuracy(model, images, labels, batch_size=50) == correct / 123
+
+
+def test_load_model_unknown_name_lists_every_name():
+    with pytest.raises(ValueError) as error:
+        load_model("resnet50")
+    message = str(error.value)
+    assert all(name in message for name in MODEL_NAMES + ("squeezenet1_1", "alexnet", "vgg16", "vgg19"))
+
+
+def test_load_model_missing_checkpoint_says_how_to_rebuild(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    with pytest.raises(FileNotFoundError) as error:
+        load_model("shapes-cnn")
+    message = str(error.value)
+    assert str(tmp_path / "models" / "shapes-cnn.pt") in message
+    assert "python -m course_utils.train shapes-cnn" in message
+
+
+def test_load_model_hands_imagenet_names_to_the_imagenet_module(monkeypatch):
+    imagenet = pytest.importorskip("course_utils.imagenet")
+    calls = []
+    monkeypatch.setattr(imagenet, "load_imagenet_model", lambda name, device=None: calls.append((name, device)) or "model")
+    assert load_model("vgg16", device="cpu") == "model"
+    assert calls == [("vgg16", "cpu")]
+
+
+def test_training_is_reproducible_and_learns():
+    first, info = train.train_model("lenet-mnist", epochs=1, seed=3)
+    second, _ = train.train_model("lenet-mnist", epochs=1, seed=3)
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))
+    assert info["epochs"] == 1 and info["test_accuracy"] > 0.8
+    assert not torch.are_deterministic_algorithms_enabled()  # the global setting is restored
+
+
+def test_save_state_dict_refuses_to_overwrite_different_weights(tmp_path):
+    out = tmp_path / "lenet.pt"
+    torch.manual_seed(0)
+    model = LeNet()
+    assert train.save_state_dict(model, out) == "written"
+    assert train.save_state_dict(model, out) == "unchanged"
+    other = LeNet()
+    assert train.save_state_dict(other, out) == "refused"
+    assert torch.equal(torch.load(out, weights_only=True)["fc2.bias"], model.fc2.bias)
+    assert train.save_state_dict(other, out, force=True) == "written"
+    assert torch.equal(torch.load(out, weights_only=True)["fc2.bias"], other.fc2.bias)
+
+
+def test_train_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="lenet-mnist, shapes-cnn"):
+        train.train_model("vgg16")
+    with pytest.raises(ValueError, match="epochs must be a positive integer"):
+        train.train_model("lenet-mnist", epochs=0)
