@@ -113,7 +113,7 @@ def render(nb: nbformat.NotebookNode) -> str:
     return nbformat.writes(nb) + "\n"
 
 
-def build_all(check_only: bool = False, force: bool = False, out=sys.stdout) -> int:
+def build_all(check_only: bool = False, force: bool = False, out=None) -> int:
     """Write (or with ``check_only`` compare) every student notebook; return a process exit code."""
     sources = sorted(solutions_dir().glob("*.ipynb"))
     if not sources:

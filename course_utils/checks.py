@@ -56,6 +56,10 @@ class CheckResult:
     def score(self) -> int:
         return self.points if self.passed else 0
 
+    def __repr__(self) -> str:
+        # Short, because a notebook shows it under the printed report.
+        return f"<CheckResult {self.exercise} {self.function}: {self.status}, {self.score}/{self.points} points>"
+
     def to_dict(self) -> dict:
         return {"exercise": self.exercise, "function": self.function, "points": self.points,
                 "score": self.score, "status": self.status,
@@ -222,10 +226,12 @@ def compare_output(got: Any, expected: list[tuple[str, np.ndarray]], rtol: float
 
 
 def _summary_ok(got, expected) -> str:
-    first = expected[0][1]
     if len(expected) == 1 and expected[0][0] in ("int", "bool", "float"):
         return f"got {expected[0][1].item()!r}, as expected"
-    return "shape " + ", ".join(str(tuple(a.shape)) for _, a in expected) + " and values match"
+    shapes = [str(tuple(a.shape)) for _, a in expected]
+    if len(shapes) == 1:
+        return f"shape {shapes[0]} and values match"
+    return f"{len(shapes)} outputs of shapes " + ", ".join(shapes) + ": shapes and values match"
 
 
 def _parameter_names(signature: str) -> list[str]:

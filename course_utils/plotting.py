@@ -62,6 +62,14 @@ def _grid(n: int, ncols: int | None, size: float, figsize=None):
     return fig, axes
 
 
+def _finish(fig, title: str | None) -> None:
+    if title:
+        # Room for the title, so that tight_layout does not squeeze a one-row grid to nothing.
+        fig.set_figheight(fig.get_figheight() + 0.4)
+        fig.suptitle(title)
+    fig.tight_layout()
+
+
 def _split_batch(images, what: str) -> list:
     if isinstance(images, (list, tuple)):
         return list(images)
@@ -107,9 +115,7 @@ def show_images(images, titles: Sequence[str] | None = None, *, ncols: int | Non
             ax.imshow(img, cmap=cmap, vmin=vmin, vmax=vmax)
         if titles is not None:
             ax.set_title(str(titles[i]), fontsize=9)
-    if suptitle:
-        fig.suptitle(suptitle)
-    fig.tight_layout()
+    _finish(fig, suptitle)
     return fig, axes
 
 
@@ -149,7 +155,7 @@ def show_filters(weight, *, ncols: int | None = None, in_channel: int | None = N
         c_in = 1
     w = _normalize_filters(w)
     if c_in in (1, 3):
-        fig, axes = _grid(c_out, ncols or min(c_out, 16), size)
+        fig, axes = _grid(c_out, ncols or min(c_out, 8), size)
         for ax, f in zip(axes.flat, w):
             if c_in == 3:
                 ax.imshow(f.transpose(1, 2, 0), interpolation="nearest")
@@ -167,9 +173,7 @@ def show_filters(weight, *, ncols: int | None = None, in_channel: int | None = N
                     ax.set_title(f"in {j}", fontsize=7)
                 if j == 0:
                     ax.set_ylabel(f"out {i}", fontsize=7)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
+    _finish(fig, title)
     return fig, axes
 
 
@@ -244,7 +248,5 @@ def show_heatmap(images, heatmaps, titles: Sequence[str] | None = None, *, masks
             ax.contour(mask_list[i].astype(float), levels=[0.5], colors="white", linewidths=1.0)
         if titles is not None:
             ax.set_title(str(titles[i]), fontsize=9)
-    if suptitle:
-        fig.suptitle(suptitle)
-    fig.tight_layout()
+    _finish(fig, suptitle)
     return fig, axes
