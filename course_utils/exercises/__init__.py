@@ -47,11 +47,14 @@ class Exercise:
 
 
 def _load() -> list[Exercise]:
-    from . import nb01_filters
+    # Every module ``nbNN_<name>.py`` in this package lists one notebook's exercises in ``EXERCISES``.
+    import importlib
+    import pkgutil
 
     registry = []
-    for module in (nb01_filters,):
-        registry.extend(module.EXERCISES)
+    names = sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name.startswith("nb"))
+    for name in names:
+        registry.extend(importlib.import_module(f"{__name__}.{name}").EXERCISES)
     return registry
 
 
