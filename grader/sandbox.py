@@ -1,0 +1,139 @@
+"""The student's side of grading: runs in its own process, started by ``grader.run``.
+
+This file is run as a script (``python -I sandbox.py``) inside a fresh temporary directory, with
+resource limits set by the grader. It imports nothing from the grader. It reads its job (the
+notebook's setup cell, the student's exercise cells and the test *inputs*, never expected outputs)
+from stdin before any student code runs, then reports on a private copy of its original stdout, one
+JSON line per event, with arrays as base64 ``.npz`` (no pickles). What the student prints goes to a
+log file instead. The grader compares the outputs itself, so nothing done in this process (patching
+torch or the checker, printing "PASSED") can change a grade; at worst it spoils its own outputs.
+"""
+import base64
+import copy
+import inspect
+import io
+import json
+import os
+import pickle
+import sys
+import traceback
+
+
+def _python_only(source):
+    return "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
+
+
+def main():
+    job = pickle.loads(sys.stdin.buffer.read())  # written by the grader, read before any student code
+    chan = os.fdopen(os.dup(1), "w", buffering=1)
+    log = os.open("student_output.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    sys.stdin = open(os.devnull)
+
+    import numpy as np
+    import torch
+
+    def send(**event):
+        chan.write(json.dumps(event) + "\n")
+        chan.flush()
+
+    def encode(value, arrays, prefix):
+        """Describe a value as plain data: (kind, key of its array) or (kind 'other', a description)."""
+        if isinstance(value, torch.Tensor):
+            arr = np.ascontiguousarray(value.detach().cpu().resolve_conj().numpy())
+            arrays[prefix] = arr
+            return {"kind": "tensor", "key": prefix}
+        if isinstance(value, np.ndarray):
+            if value.dtype == object:
+                return {"kind": "other", "type": "ndarray", "repr": f"a numpy array of dtype object, shape {value.shape}"}
+            arrays[prefix] = np.ascontiguousarray(value)
+            return {"kind": "ndarray", "key": prefix}
+        if isinstance(value, (bool, np.bool_)):
+            return {"kind": "bool", "value": bool(value)}
+        if isinstance(value, (int, np.integer)):
+            return {"kind": "int", "value": int(value)}
+        if isinstance(value, (float, np.floating)):
+            f = float(value)
+            return {"kind": "float", "value": f if f == f and abs(f) != float("inf") else str(f)}
+        try:
+            shown = repr(value)[:120]
+        except BaseException:
+            shown = "?"
+        return {"kind": "other", "type": type(value).__name__[:60], "repr": shown}
+
+    def pack(arrays):
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        return base64.b64encode(buf.getvalue()).decode("ascii")
+
+    namespace = {"__name__": "__main__"}
+    for index, (label, source) in enumerate(job["cells"]):
+        if index in job["skip_cells"]:
+            continue
+        send(event="cell_start", cell=index)
+        error = None
+        try:
+            exec(compile(_python_only(source), f"<{label}>", "exec"), namespace)
+        except BaseException as exc:  # SystemExit and KeyboardInterrupt too: keep going
+            error = f"{type(exc).__name__}: {exc}"[:500]
+        send(event="cell_end", cell=index, error=error)
+
+    for ex in job["exercises"]:
+        if ex["id"] in job["skip_exercises"]:
+            continue
+        send(event="exercise_start", id=ex["id"])
+        func = namespace.get(ex["function"])
+        report = {"id": ex["id"], "defined": callable(func), "params": None, "cases": []}
+        arrays = {}
+        if callable(func):
+            try:
+                report["params"] = [p.name for p in inspect.signature(func).parameters.values()]
+            except BaseException:
+                report["params"] = None
+            for i, kwargs in enumerate(ex["cases"]):
+                kwargs = copy.deepcopy(kwargs)
+                case = {}
+                try:
+                    got = func(**kwargs)
+                except NotImplementedError:
+                    case["status"] = "not implemented"
+                except BaseException as exc:
+                    case["status"] = "error"
+                    case["error_type"] = type(exc).__name__[:60]
+                    try:
+                        case["error"] = str(exc)[:300]
+                    except BaseException:
+                        case["error"] = "?"
+                else:
+                    case["status"] = "returned"
+                    try:
+                        items = list(got) if isinstance(got, (tuple, list)) else [got]
+                        case["tuple"] = isinstance(got, (tuple, list))
+                        case["items"] = [encode(item, arrays, f"c{i}_o{j}") for j, item in enumerate(items)]
+                        case["after"] = {name: encode(value, arrays, f"c{i}_a_{name}") for name, value in kwargs.items()
+                                         if isinstance(value, (torch.Tensor, np.ndarray))}
+                    except BaseException as exc:
+                        case = {"status": "error", "error_type": type(exc).__name__[:60],
+                                "error": f"its output could not be read: {exc}"[:300]}
+                report["cases"].append(case)
+                if case["status"] == "not implemented":
+                    break
+        try:
+            payload = pack(arrays)
+        except BaseException as exc:
+            report = {"id": ex["id"], "defined": callable(func), "params": report["params"], "cases": [],
+                      "unreadable": f"{type(exc).__name__}: {exc}"[:300]}
+            payload = pack({})
+        send(event="exercise_end", id=ex["id"], report=report, arrays=payload)
+    send(event="done")
+    chan.close()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except BaseException:
+        traceback.print_exc()
+        os._exit(3)
