@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 # Cap the BLAS/torch threads of each notebook kernel when tests run in parallel.
 PYTEST_WORKERS ?= 2
 
-.PHONY: lab test unit notebooks student expected models weights clean-venv help
+.PHONY: lab test unit notebooks student expected models weights grade release clean-venv help
 
 help:
 	@echo "make lab      set up .venv (first time) and open the workbook in JupyterLab"
@@ -18,6 +18,8 @@ help:
 	@echo "make expected regenerate data/expected/ (self-check values) from solutions/"
 	@echo "make models   retrain the shipped models from scratch"
 	@echo "make weights  download the optional ImageNet weights (needs internet)"
+	@echo "make grade SUBMISSIONS=dir [OUT=grades.csv]  grade submitted notebooks (see README, Grading)"
+	@echo "make release  build the student bundle dist/optimizing-the-input-student.zip"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python >= 3.10 is needed; found " + sys.version.split()[0] + ". Run: make PYTHON=/path/to/python3.11 lab")'
@@ -47,6 +49,16 @@ models: $(STAMP)
 
 weights: $(STAMP)
 	$(PY) -m course_utils.imagenet fetch $(or $(MODELS),squeezenet1_1 alexnet vgg16 vgg19)
+
+# Grading (instructors): see the README's "Grading" section. GRADE_ARGS passes more options.
+grade: $(STAMP)
+	@test -n "$(SUBMISSIONS)" || { echo "Usage: make grade SUBMISSIONS=path/to/submissions [OUT=grades.csv]"; exit 2; }
+	$(PY) -m grader "$(SUBMISSIONS)" --out "$(or $(OUT),grades.csv)" $(GRADE_ARGS)
+
+# The bundle students receive: notebooks/, course_utils/, data/, a student README and Makefile.
+release: $(STAMP)
+	rm -f dist/optimizing-the-input-student.zip
+	$(PY) -m grader.release --out dist/optimizing-the-input-student.zip
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,0 +1,174 @@
+"""Build the bundle students receive: ``python -m grader.release`` (``make release``) writes a zip.
+
+It holds ``notebooks/``, ``course_utils/``, the ``data/`` the notebooks and self-checks need,
+``environment.yml``, ``pyproject.toml``, and a student README and Makefile with their two commands.
+It leaves out ``solutions/``, ``grader/``, ``tests/`` and everything else only instructors need.
+Only files tracked by git are shipped (work in progress stays out). The build refuses to write a
+bundle that holds any line of a solution region.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import nbformat
+
+from course_utils.assign import BEGIN, END, solution_regions
+
+REPO = Path(__file__).resolve().parents[1]
+NAME = "optimizing-the-input"
+SHIPPED = ("notebooks/", "course_utils/", "data/", "environment.yml", "pyproject.toml")
+GRADER_ONLY_DATA = ("data/grader/",)  # nothing today; grader-only data would go here
+
+STUDENT_README = """# Optimizing the Input: the student workbook
+
+A Jupyter workbook on looking inside trained neural networks by differentiating and optimizing with
+respect to the input. Everything runs offline on a laptop CPU.
+
+## Your two commands
+
+```bash
+make lab     # first time: creates .venv, installs everything (a few minutes); then opens JupyterLab
+make test    # runs every notebook in notebooks/ top to bottom, with the self-checks
+```
+
+You need Python >= 3.10 and `make`. Pick another interpreter with `make PYTHON=python3.11 lab`.
+Without `make`: `python3 -m venv .venv && .venv/bin/pip install -e '.[test]'`, then
+`.venv/bin/python -m ipykernel install --sys-prefix --name optimizing-the-input --display-name "Python (Optimizing the Input)"`
+and `.venv/bin/jupyter lab`. Conda users: `environment.yml` describes the same environment.
+
+## Exercises
+
+Each exercise is a function whose signature and docstring are given; write its body where it says
+`# YOUR CODE HERE` (and delete `raise NotImplementedError()`). The cell under it runs
+`check(your_function)`, which says for every test case what passed or what is wrong. Your notebook is
+graded on these cases and on hidden cases of the same kind, so solve the problem, not the examples.
+Hand in your notebooks as they are in `notebooks/` (keep the file names and the function names).
+
+The files in `data/` (digits, shapes, the two trained networks and the self-checks' expected values)
+are described in `data/README.md`.
+"""
+
+STUDENT_MAKEFILE = """# The two commands: `make lab` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: lab test
+
+$(STAMP): pyproject.toml
+\t$(PYTHON) -m venv $(VENV)
+\t$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+\t$(PY) -m ipykernel install --sys-prefix --name optimizing-the-input --display-name "Python (Optimizing the Input)"
+\t@touch $(STAMP)
+
+lab: $(STAMP)
+\t$(VENV)/bin/jupyter lab --notebook-dir=. $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+test: $(STAMP)
+\t$(PY) -m pytest -p no:cacheprovider --nbval-lax --nbval-current-env --nbval-cell-timeout=300 notebooks
+"""
+
+
+def shipped_files() -> list[str]:
+    """The repository files that go into the bundle (tracked by git), as paths relative to the repository."""
+    try:
+        listed = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, check=True, capture_output=True).stdout
+        files = [f for f in listed.decode().split("\0") if f and (REPO / f).is_file()]
+    except (OSError, subprocess.CalledProcessError):
+        files = [str(p.relative_to(REPO)) for p in REPO.rglob("*") if p.is_file()]
+    keep = []
+    for f in files:
+        if not f.startswith(SHIPPED) or f.startswith(GRADER_ONLY_DATA):
+            continue
+        if "__pycache__" in f or "/." in f or f.endswith((".pyc",)):
+            continue
+        keep.append(f)
+    return sorted(keep)
+
+
+_BARE = re.compile(r"(else|try|finally|pass|continue|break|return|[)\]}]+)\s*:?")
+
+
+def solution_lines() -> set[str]:
+    """The lines (stripped) of the solution regions of the solution notebooks that give something away.
+
+    Left out, because they give nothing away: bare keywords (``else:``, ``pass``, a lone ``)``) and
+    lines that the solution notebooks also show outside every solution region (the student version
+    shows them too, e.g. ``with torch.no_grad():``).
+    """
+    inside, outside = set(), set()
+    for path in sorted((REPO / "solutions").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            src = cell.source.splitlines()
+            in_region = [False] * len(src)
+            for begin, end, _ in solution_regions(cell.source, path.name):
+                inside.update(s.strip() for s in src[begin + 1:end] if s.strip())
+                in_region[begin:end + 1] = [True] * (end + 1 - begin)
+            outside.update(s.strip() for s, r in zip(src, in_region) if not r and s.strip())
+    return {line for line in inside - outside if not _BARE.fullmatch(line)}
+
+
+def leaked_lines(zip_path) -> list[tuple[str, str]]:
+    """``(file, line)`` for each line of a solution region found, as a whole line, in a bundled file."""
+    wanted = solution_lines()
+    found = []
+    with zipfile.ZipFile(zip_path) as z:
+        for name in z.namelist():
+            try:
+                text = z.read(name).decode("utf-8")
+            except UnicodeDecodeError:
+                continue  # binary data (arrays, checkpoints)
+            if name.endswith(".ipynb"):  # look at the cells' lines, not the JSON's
+                nb = nbformat.reads(text, as_version=4)
+                text = "\n".join(c.source for c in nb.cells)
+            for line in text.splitlines():
+                if line.strip() in wanted:
+                    found.append((name, line.strip()))
+    return found
+
+
+def build(out: Path) -> Path:
+    out = Path(out)
+    if out.exists():
+        raise FileExistsError(f"{out} exists already: remove it or pass another --out.")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".part")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+        for f in shipped_files():
+            z.write(REPO / f, f"{NAME}/{f}")
+        z.writestr(f"{NAME}/README.md", STUDENT_README)
+        z.writestr(f"{NAME}/Makefile", STUDENT_MAKEFILE)
+    leaks = leaked_lines(tmp)
+    if leaks:
+        tmp.unlink()
+        shown = "; ".join(f"{n}: {l!r}" for n, l in leaks[:5])
+        raise RuntimeError(f"The bundle would hold {len(leaks)} line(s) of solution regions ({shown}): "
+                           f"rebuild notebooks/ with `make student` and keep solutions out of course_utils/.")
+    tmp.replace(out)
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m grader.release", description="Build the student bundle (a zip).")
+    parser.add_argument("--out", default=str(REPO / "dist" / f"{NAME}-student.zip"))
+    args = parser.parse_args(argv)
+    try:
+        out = build(Path(args.out))
+    except (FileExistsError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    with zipfile.ZipFile(out) as z:
+        n = len(z.namelist())
+    print(f"wrote {out} ({n} files, {out.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""The student bundle (``make release``): what students need, and no line of any solution region."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+
+import nbformat
+import pytest
+
+from course_utils.assign import BEGIN
+from grader import release
+
+ROOT = release.NAME + "/"
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    return release.build(tmp_path_factory.mktemp("dist") / "student.zip")
+
+
+def _names(bundle):
+    with zipfile.ZipFile(bundle) as z:
+        return [n[len(ROOT):] for n in z.namelist()]
+
+
+def test_no_line_of_any_solution_region_is_in_the_bundle(bundle):
+    lines = release.solution_lines()
+    assert len(lines) >= 10  # the check has something to look for
+    with zipfile.ZipFile(bundle) as z:
+        for name in z.namelist():
+            data = z.read(name)
+            if name.endswith(".ipynb"):
+                assert BEGIN.encode() not in data, name
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+            if name.endswith(".ipynb"):
+                text = "\n".join(c.source for c in nbformat.reads(text, as_version=4).cells)
+            leaked = [line for line in text.splitlines() if line.strip() in lines]
+            assert not leaked, f"{name} holds solution lines: {leaked[:3]}"
+
+
+def test_the_leak_check_catches_a_solution_line(tmp_path):
+    line = sorted(release.solution_lines())[0]
+    fake = tmp_path / "fake.zip"
+    with zipfile.ZipFile(fake, "w") as z:
+        z.writestr("x/course_utils/helper.py", f"def f(x):\n    {line}\n")
+    assert release.leaked_lines(fake) == [("x/course_utils/helper.py", line)]
+
+
+def test_the_bundle_holds_what_students_need_and_nothing_of_the_grader(bundle):
+    names = _names(bundle)
+    for needed in ["README.md", "Makefile", "environment.yml", "pyproject.toml", "course_utils/__init__.py",
+                   "course_utils/checks.py", "data/mnist_5000.npz", "data/models/lenet-mnist.pt"]:
+        assert needed in names
+    for nb in (release.REPO / "notebooks").glob("*.ipynb"):
+        if f"notebooks/{nb.name}" not in names:  # only work in progress (not yet in git) may be missing
+            assert subprocess.run(["git", "ls-files", "--error-unmatch", f"notebooks/{nb.name}"], cwd=release.REPO,
+                                  capture_output=True).returncode != 0
+    for name in names:
+        assert not name.startswith(("solutions/", "grader/", "tests/", "e2e/", ".ci/", "bench/")), name
+        assert "__pycache__" not in name
+        if name.startswith("data/expected/"):
+            assert f"notebooks/{name.split('/')[-1][:-4]}.ipynb" in names
+
+
+def test_the_bundle_works_on_its_own(bundle, tmp_path):
+    with zipfile.ZipFile(bundle) as z:
+        z.extractall(tmp_path)
+    home = tmp_path / release.NAME
+    code = ("import course_utils, course_utils.paths as p, pathlib, sys\n"
+            "assert pathlib.Path(course_utils.__file__).is_relative_to(sys.argv[1]), course_utils.__file__\n"
+            "from course_utils.checks import load_expected\n"
+            "from course_utils.exercises import all_exercises\n"
+            "for ex in all_exercises():\n"
+            "    if (p.notebooks_dir() / f'{ex.notebook}.ipynb').exists():\n"
+            "        load_expected(ex.notebook, ex.function)\n"
+            "try:\n    import grader\nexcept ImportError:\n    pass\nelse:\n"
+            "    assert not pathlib.Path(grader.__file__).is_relative_to(sys.argv[1])\n")
+    env = dict(os.environ, PYTHONPATH=str(home))
+    run = subprocess.run([sys.executable, "-c", code, str(home)], cwd=home, env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "make lab" in (home / "README.md").read_text() and "make test" in (home / "README.md").read_text()
+
+
+def test_build_refuses_to_overwrite(bundle):
+    with pytest.raises(FileExistsError, match="exists already"):
+        release.build(bundle)
