@@ -177,7 +177,10 @@ def run_sandbox(job: dict, limits: Limits, deadline: float, python: str = sys.ex
                 stage_limit = limits.setup_s if event.get("cell") == 0 else limits.exercise_s
             yield event
             if event["event"] == "done":
-                proc.wait(timeout=10)
+                try:
+                    proc.wait(timeout=2)
+                except subprocess.TimeoutExpired:
+                    pass
                 return
     finally:
         try:
@@ -312,6 +315,8 @@ def grade_notebook(student: str, notebook: str, path, exercises: list[Exercise],
         current = None
         for event in run_sandbox(job, limits, deadline, python):
             kind = event["event"]
+            if kind == "done" and current is not None:  # not the sandbox's: the student's code wrote it
+                kind, event = "stopped", {"event": "stopped", "why": "garbled"}
             if kind == "cell_start":
                 current = ("cell", event.get("cell"))
             elif kind == "cell_end":

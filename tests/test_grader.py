@@ -87,6 +87,10 @@ def build_fixtures(root: Path) -> dict[tuple[str, str], int]:
     for ex in exercises_for(BASE):
         cell = _cell_defining(nb, ex.function)
         cell.source = fake + "\n" + cell.source.replace("raise NotImplementedError()", "return 0")
+    # ... and writes a fake "all done" on every open file descriptor, the grader's channel included.
+    cell = _cell_defining(nb, exercises_for(BASE)[0].function)
+    cell.source = ("import os\nfor fd in range(3, 16):\n    try:\n        os.write(fd, b'{\"event\": \"done\"}\\n')\n"
+                   "    except OSError:\n        pass\n") + cell.source
     hostile["fakeprint"] = (nb, 0)
     # Monkeypatches torch, numpy and the checker so that anything would compare equal, returns wrong answers.
     nb = _read("notebooks", BASE)
@@ -139,7 +143,9 @@ def test_every_fixture_gets_its_expected_score(graded):
 
 def test_the_fixture_set_is_graded_within_the_stated_time(graded):
     expected, grades, csv_path, feedback, seconds, root = graded
-    assert seconds < 150, f"grading the fixture set took {seconds:.0f} s"
+    # The stated budget: 30 s plus 10 s per submitted notebook, on 2 busy cores (about 5 s each when idle).
+    budget = 30 + 10 * len(expected)
+    assert seconds < budget, f"grading the fixture set ({len(expected)} notebooks) took {seconds:.0f} s, over {budget} s"
 
 
 def test_hostile_cases_are_explained_in_the_feedback(graded):
@@ -150,7 +156,8 @@ def test_hostile_cases_are_explained_in_the_feedback(graded):
     assert "raised SystemExit" in text["hostile_sysexit"]
     assert "calling `cross_correlate` ended unexpectedly (exit code 0)" in text["hostile_osexit"]
     assert "not a readable notebook" in text["hostile_notjson"]
-    assert "5/5" not in text["hostile_fakeprint"] and "Total: 0/" in text["hostile_monkeypatch"]
+    assert "wrote garbage on the grader's channel" in text["hostile_fakeprint"]
+    assert "Total: 0/" in text["hostile_fakeprint"] and "Total: 0/" in text["hostile_monkeypatch"]
 
 
 def test_csv_has_points_per_exercise_and_totals(graded):
