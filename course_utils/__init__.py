@@ -10,7 +10,10 @@ Each name lives in a module with one job:
 * ``plotting``: ``show_images``, ``show_filters``, ``show_heatmap``
 * ``widgets``: ``interactive_plot`` and its controls
 * ``checks``: ``check``, the exercises' self-checks
+* ``attribution``: ``gradient_x_input``, ``lrp``, ``cascading_randomization``, ``pointing_game``, ...
 """
+from .attribution import (LRP_RULES, cascading_randomization, gradient_x_input, lrp, lrp_relevances, parameter_layers,
+                          pointing_game, positive_share_inside, rank_correlation, resize_attribution)
 from .checks import CheckResult, ExerciseCheckFailed, check
 from .data import IMAGE_NAMES, load_image, load_mnist
 from .device import get_device, progress, seed_everything
@@ -22,6 +25,8 @@ from .widgets import dropdown, float_slider, int_slider, interactive_plot, toggl
 
 __all__ = [
     "check", "CheckResult", "ExerciseCheckFailed",
+    "gradient_x_input", "lrp", "lrp_relevances", "LRP_RULES", "cascading_randomization", "parameter_layers",
+    "pointing_game", "positive_share_inside", "rank_correlation", "resize_attribution",
     "load_mnist", "load_image", "IMAGE_NAMES", "load_shapes", "make_shapes", "SHAPE_CLASSES",
     "get_device", "seed_everything", "progress",
     "capture_activations", "relu_backward_rule", "RELU_RULES", "layer_names", "get_layer",

@@ -80,8 +80,14 @@ def capture_activations(model: nn.Module, layers: str | Sequence[str], *, detach
         def hook(module, inputs, output):
             if not isinstance(output, torch.Tensor):
                 raise TypeError(f"Layer {name!r} returns a {type(output).__name__}, not a tensor; capture a layer that returns a tensor.")
-            out = output.detach().clone() if detach else output.clone()
-            captured[name] = out
+            if detach:
+                captured[name] = output.detach().clone()
+                return None
+            # Keep the copy in the graph: the rest of the network continues from a copy of it, so that
+            # gradients with respect to captured[name] exist (Grad-CAM), and an in-place ReLU further
+            # on changes that second copy, not the recorded one.
+            captured[name] = output.clone()
+            return captured[name].clone()
         return hook
 
     try:
