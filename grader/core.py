@@ -226,6 +226,7 @@ def main(argv=None) -> int:
     if out != Path(args.out):
         print(f"{args.out} already exists: wrote {out} instead (earlier results are never overwritten).")
     students = len({g.student for g in grades})
-    print(f"graded {len(grades)} notebooks of {students} students in {time.monotonic() - t0:.0f} s: "
-          f"grades in {out}, feedback in {feedback}/")
+    missing = sum(1 for g in grades if g.notes and g.notes[0].startswith("No ") and " notebook was found for " in g.notes[0])
+    print(f"graded {len(grades) - missing} notebooks handed in by {students} students in {time.monotonic() - t0:.0f} s "
+          f"({missing} not handed in score 0): grades in {out}, feedback in {feedback}/")
     return 0

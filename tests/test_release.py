@@ -17,7 +17,8 @@ ROOT = release.NAME + "/"
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
-    return release.build(tmp_path_factory.mktemp("dist") / "student.zip")
+    # Built without the build's own leak check, so that the test below reports any leak itself.
+    return release.build(tmp_path_factory.mktemp("dist") / "student.zip", check=False)
 
 
 def _names(bundle):
@@ -39,8 +40,9 @@ def test_no_line_of_any_solution_region_is_in_the_bundle(bundle):
                 continue
             if name.endswith(".ipynb"):
                 text = "\n".join(c.source for c in nbformat.reads(text, as_version=4).cells)
-            leaked = [line for line in text.splitlines() if line.strip() in lines]
-            assert not leaked, f"{name} holds solution lines: {leaked[:3]}"
+            leaked = [line.strip() for line in text.splitlines() if line.strip() in lines]
+            assert not leaked, (f"{name} holds lines of a solution region of solutions/: {leaked[:3]}; "
+                                "rephrase one of the two, or keep the solution out of the shipped file")
 
 
 def test_the_leak_check_catches_a_solution_line(tmp_path):
@@ -84,6 +86,13 @@ def test_the_bundle_works_on_its_own(bundle, tmp_path):
     run = subprocess.run([sys.executable, "-c", code, str(home)], cwd=home, env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert "make lab" in (home / "README.md").read_text() and "make test" in (home / "README.md").read_text()
+
+
+def test_build_refuses_a_bundle_with_a_solution_line(monkeypatch, tmp_path):
+    monkeypatch.setattr(release, "STUDENT_README", release.STUDENT_README + "\n" + sorted(release.solution_lines())[0] + "\n")
+    with pytest.raises(RuntimeError, match="line\\(s\\) of solution regions"):
+        release.build(tmp_path / "leaky.zip")
+    assert not list(tmp_path.iterdir())
 
 
 def test_build_refuses_to_overwrite(bundle):
