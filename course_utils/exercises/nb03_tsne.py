@@ -1,0 +1,54 @@
+"""Exercises of notebook 03_tsne: the test inputs only, never the answers."""
+from __future__ import annotations
+
+import torch
+
+from . import Case, Exercise
+
+
+def _generator(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(3000 + seed)
+
+
+def _squared_distances(points: torch.Tensor) -> torch.Tensor:
+    return torch.cdist(points, points) ** 2
+
+
+def _conditional_affinities_cases(seed: int) -> list[Case]:
+    g = _generator(seed)
+    clusters = torch.cat([torch.randn(20, 5, generator=g, dtype=torch.float64) + 6 * c for c in range(3)])
+    return [
+        Case("4 points on a line (0, 1, 2, 4), perplexity 2",
+             {"distances": _squared_distances(torch.tensor([[0.0], [1.0], [2.0], [4.0]], dtype=torch.float64)), "perplexity": 2.0}),
+        Case("30 Gaussian points in 10-D, perplexity 5",
+             {"distances": _squared_distances(torch.randn(30, 10, generator=g, dtype=torch.float64)), "perplexity": 5.0}),
+        Case("3 clusters of 20 points in 5-D, perplexity 15",
+             {"distances": _squared_distances(clusters), "perplexity": 15.0}),
+        Case("100 points with large distances (scaled by 50), perplexity 30",
+             {"distances": _squared_distances(50 * torch.rand(100, 3, generator=g, dtype=torch.float64)), "perplexity": 30.0}),
+    ]
+
+
+def _knn_accuracy_cases(seed: int) -> list[Case]:
+    g = _generator(seed)
+    labels = torch.randint(0, 4, (80,), generator=g)
+    centres = 3 * torch.randn(4, 2, generator=g)
+    blobs = centres[labels] + torch.randn(80, 2, generator=g)
+    return [
+        Case("two clean clusters on a line, k = 1",
+             {"embedding": torch.tensor([[0.0], [0.1], [0.2], [5.0], [5.1], [5.3]]),
+              "labels": torch.tensor([0, 0, 0, 1, 1, 1]), "k": 1}),
+        Case("a tie of 1 vote against 1, k = 2 (goes to the smaller label)",
+             {"embedding": torch.tensor([[0.0], [1.0], [-1.5], [10.0]]), "labels": torch.tensor([1, 0, 1, 0]), "k": 2}),
+        Case("80 points in 4 overlapping 2-D blobs, k = 5", {"embedding": blobs, "labels": labels, "k": 5}),
+        Case("random labels in 16-D, k = 7",
+             {"embedding": torch.randn(60, 16, generator=g), "labels": torch.randint(0, 10, (60,), generator=g), "k": 7}),
+    ]
+
+
+EXERCISES = [
+    Exercise("03_tsne", "03.1", "conditional_affinities", "(distances, perplexity)", 3, _conditional_affinities_cases,
+             rtol=1e-4, description="t-SNE's p_{j|i}, each row's bandwidth found by binary search on the perplexity"),
+    Exercise("03_tsne", "03.2", "knn_accuracy", "(embedding, labels, k)", 2, _knn_accuracy_cases,
+             rtol=1e-9, description="leave-one-out accuracy of a k-nearest-neighbour majority vote"),
+]
