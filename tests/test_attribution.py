@@ -82,7 +82,9 @@ def test_alpha1beta0_conserves_relevance_layer_by_layer():
     model = load_model("shapes-cnn", device="cpu")
     x = torch.rand(2, 3, 64, 64)
     target = model(x).argmax(1)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
     sums = [r.flatten(1).sum(1) for _, r in lrp_relevances(model, x, target, rule="alpha1beta0")]
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items()), "LRP must not change the weights"
     for s in sums:
         torch.testing.assert_close(s, sums[0], rtol=1e-3, atol=1e-4)
     assert (lrp(model, x, target, rule="alpha1beta0") >= -1e-6).all()
