@@ -1,0 +1,243 @@
+"""Notebook 05: the solution's saliency map, SmoothGrad and Grad-CAM against plain, per-image computations.
+
+The three functions promise no errors for bad inputs (their docstrings list none), so none are tested here.
+"""
+from collections import OrderedDict
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from course_utils import check, load_mnist, load_model, load_shapes
+from course_utils.checks import load_expected, run_cases
+from course_utils.exercises import get_exercise
+from course_utils.expected import solution_functions
+
+
+@pytest.fixture(scope="module")
+def nb05():
+    return solution_functions("05_saliency")
+
+
+@pytest.fixture(scope="module")
+def data():
+    digits, digit_labels = load_mnist("test")
+    shapes, shape_labels, _ = load_shapes("test")
+    return {"lenet": load_model("lenet-mnist", device="cpu"), "cnn": load_model("shapes-cnn", device="cpu"),
+            "digits": digits[:2], "digit_labels": digit_labels[:2], "shapes": shapes[[0, 5]], "shape_labels": shape_labels[[0, 5]]}
+
+
+def tiny_model(seed=0, n_classes=4):
+    """conv - ReLU (in place) - conv - ReLU (in place) - global average pooling - linear; any image size."""
+    torch.manual_seed(seed)
+    return nn.Sequential(OrderedDict([
+        ("conv1", nn.Conv2d(3, 6, 3, padding=1)), ("relu1", nn.ReLU(inplace=True)),
+        ("conv2", nn.Conv2d(6, 5, 3)), ("relu2", nn.ReLU(inplace=True)),
+        ("gap", nn.AdaptiveAvgPool2d(1)), ("flatten", nn.Flatten()), ("fc", nn.Linear(5, n_classes)),
+    ])).eval()
+
+
+def reference_saliency(model, inputs, target):
+    """One image at a time: max over channels of |d logit_target / d pixel|, by torch.autograd.grad."""
+    maps = []
+    for image, t in zip(inputs, target):
+        x = image[None].detach().clone().requires_grad_(True)
+        (grad,) = torch.autograd.grad(model(x)[0, int(t)], x)
+        maps.append(grad[0].abs().max(dim=0).values)
+    return torch.stack(maps)
+
+
+def loop_smoothgrad(model, inputs, target, sigma, n_samples, seed):
+    """SmoothGrad as a plain double loop over samples and images, with the noise the notebook prescribes."""
+    noise = torch.randn((n_samples, *inputs.shape), generator=torch.Generator().manual_seed(seed))
+    total = torch.zeros(inputs.shape[0], *inputs.shape[2:])
+    for k in range(n_samples):
+        for i in range(inputs.shape[0]):
+            sigma_i = sigma * (inputs[i].max() - inputs[i].min())
+            noisy = inputs[i] + sigma_i * noise[k, i]
+            total[i] += reference_saliency(model, noisy[None], target[i:i + 1])[0]
+    return total / n_samples
+
+
+def reference_grad_cam(head, tail, inputs, target):
+    """Grad-CAM by hand, one image at a time, with the network split at the layer: maps = head(x), logits = tail(maps)."""
+    cams = []
+    for image, t in zip(inputs, target):
+        maps = head(image[None]).detach().requires_grad_(True)              # (1, K, h, w)
+        # tail gets a copy: an in-place ReLU at its start must not write into the leaf we differentiate by.
+        (grad,) = torch.autograd.grad(tail(maps.clone())[0, int(t)], maps)
+        weights = grad[0].mean(dim=(1, 2))                                  # alpha_k: the spatial mean of the gradient
+        cam = torch.relu(torch.einsum("k,khw->hw", weights, maps[0].detach()))
+        cams.append(F.interpolate(cam[None, None], size=tuple(image.shape[1:]), mode="bilinear", align_corners=False)[0, 0])
+    return torch.stack(cams)
+
+
+def split_sequential(model, layer):
+    """(head, tail) of an nn.Sequential cut right after the child named `layer`."""
+    names = list(model._modules)
+    i = names.index(layer)
+    return model[:i + 1], model[i + 1:]
+
+
+def assert_maps_close(got, expected, rtol=1e-4):
+    """Entry-wise, relative to the largest value of the expected maps (gradients differ by round-off only)."""
+    assert got.shape == expected.shape and got.dtype == expected.dtype
+    torch.testing.assert_close(got, expected, rtol=rtol, atol=rtol * float(expected.abs().max()))
+
+
+def no_hooks_left(model):
+    return all(not (m._forward_hooks or m._forward_pre_hooks or m._backward_hooks) for m in model.modules())
+
+
+# ---------------------------------------------------------------- 05.1 saliency_map
+
+def test_saliency_equals_per_image_autograd_on_a_random_network(nb05):
+    torch.manual_seed(1)
+    model, inputs, target = tiny_model(), torch.rand(3, 3, 9, 12), torch.tensor([0, 3, 1])
+    got = nb05["saliency_map"](model, inputs, target)
+    assert got.shape == (3, 9, 12) and (got >= 0).all()
+    assert_maps_close(got, reference_saliency(model, inputs, target))
+
+
+def test_saliency_equals_per_image_autograd_on_lenet_and_shapes_cnn(nb05, data):
+    for model, inputs, target in [(data["lenet"], data["digits"], data["digit_labels"]),
+                                  (data["cnn"], data["shapes"], data["shape_labels"]),
+                                  (data["cnn"], data["shapes"], (data["shape_labels"] + 3) % 8)]:
+        assert_maps_close(nb05["saliency_map"](model, inputs, target), reference_saliency(model, inputs, target))
+
+
+def test_saliency_of_a_linear_model_is_the_largest_weight_magnitude(nb05):
+    # logit_t = sum_c,u,v W[t, c, u, v] x[c, u, v] + b_t, so the gradient is W[t] whatever the image.
+    torch.manual_seed(2)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(2 * 4 * 5, 3)).eval()
+    inputs, target = torch.rand(2, 2, 4, 5), torch.tensor([2, 0])
+    weights = model[1].weight.detach().reshape(3, 2, 4, 5)
+    torch.testing.assert_close(nb05["saliency_map"](model, inputs, target), weights[target].abs().amax(dim=1))
+
+
+def test_saliency_leaves_inputs_untouched(nb05):
+    model, inputs, target = tiny_model(), torch.rand(2, 3, 8, 8), torch.tensor([1, 2])
+    before = inputs.clone()
+    nb05["saliency_map"](model, inputs, target)
+    assert torch.equal(inputs, before) and inputs.grad is None and not inputs.requires_grad
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_saliency_check_passes_and_catches_a_sum_over_channels(nb05):
+    # (`python -m course_utils.expected --check` compares all three functions with the stored values.)
+    assert check(nb05["saliency_map"], quiet=True).passed
+
+    def saliency_summed(model, inputs, target):
+        x = inputs.detach().clone().requires_grad_(True)
+        (grad,) = torch.autograd.grad(model(x).gather(1, target[:, None]).sum(), x)
+        return grad.abs().sum(dim=1)
+
+    ex = get_exercise("05.1")
+    result = run_cases(saliency_summed, ex, ex.cases(0), load_expected(ex.notebook, ex.function))
+    assert not result.passed
+
+
+# ---------------------------------------------------------------- 05.2 smoothgrad
+
+@pytest.mark.parametrize("batch_size", [1, 4, 1000])
+def test_smoothgrad_equals_a_plain_loop_over_the_same_noise(nb05, batch_size):
+    torch.manual_seed(3)
+    model, inputs, target = tiny_model(), torch.rand(3, 3, 7, 9) * torch.tensor([1.0, 2.0, 0.5])[:, None, None, None], torch.tensor([0, 1, 3])
+    got = nb05["smoothgrad"](model, inputs, target, sigma=0.2, n_samples=5, batch_size=batch_size, seed=11)
+    assert got.shape == (3, 7, 9) and (got >= 0).all()
+    assert_maps_close(got, loop_smoothgrad(model, inputs, target, sigma=0.2, n_samples=5, seed=11))
+
+
+def test_smoothgrad_equals_a_plain_loop_on_lenet_and_shapes_cnn(nb05, data):
+    lenet, cnn = data["lenet"], data["cnn"]
+    assert_maps_close(nb05["smoothgrad"](lenet, data["digits"], data["digit_labels"], sigma=0.15, n_samples=4, batch_size=3, seed=5),
+                      loop_smoothgrad(lenet, data["digits"], data["digit_labels"], sigma=0.15, n_samples=4, seed=5))
+    assert_maps_close(nb05["smoothgrad"](cnn, data["shapes"][:1], data["shape_labels"][:1], sigma=0.3, n_samples=3, seed=2),
+                      loop_smoothgrad(cnn, data["shapes"][:1], data["shape_labels"][:1], sigma=0.3, n_samples=3, seed=2))
+
+
+def test_smoothgrad_does_not_depend_on_the_batch_size(nb05):
+    torch.manual_seed(4)
+    model, inputs, target = tiny_model(), torch.rand(3, 3, 6, 6), torch.tensor([2, 2, 0])
+    maps = [nb05["smoothgrad"](model, inputs, target, sigma=0.25, n_samples=6, batch_size=b, seed=3) for b in (1, 5, 7, 18, 64)]
+    for other in maps[1:]:
+        assert_maps_close(other, maps[0], rtol=1e-5)
+
+
+def test_smoothgrad_with_sigma_zero_is_the_plain_saliency(nb05, data):
+    for model, inputs, target in [(tiny_model(), torch.rand(2, 3, 8, 5), torch.tensor([1, 3])),
+                                  (data["lenet"], data["digits"], data["digit_labels"])]:
+        got = nb05["smoothgrad"](model, inputs, target, sigma=0.0, n_samples=3, batch_size=4, seed=0)
+        assert_maps_close(got, reference_saliency(model, inputs, target))
+
+
+def test_smoothgrad_noise_scales_with_each_images_range(nb05):
+    # A constant image has range 0, so its noisy copies are the image itself: its map is the plain saliency.
+    torch.manual_seed(5)
+    model, target = tiny_model(), torch.tensor([1, 2])
+    inputs = torch.stack([torch.full((3, 6, 7), 0.4), torch.rand(3, 6, 7)])
+    got = nb05["smoothgrad"](model, inputs, target, sigma=0.5, n_samples=4, seed=1)
+    assert_maps_close(got[:1], reference_saliency(model, inputs[:1], target[:1]))
+    assert not torch.allclose(got[1], reference_saliency(model, inputs[1:], target[1:])[0])
+
+
+def test_smoothgrad_is_seeded_by_its_argument_only(nb05):
+    model, inputs, target = tiny_model(), torch.rand(2, 3, 6, 6, generator=torch.Generator().manual_seed(6)), torch.tensor([0, 1])
+    before = inputs.clone()
+    torch.manual_seed(100)
+    first = nb05["smoothgrad"](model, inputs, target, sigma=0.3, n_samples=4, seed=7)
+    torch.manual_seed(200)                     # the global generator plays no part
+    assert torch.equal(first, nb05["smoothgrad"](model, inputs, target, sigma=0.3, n_samples=4, seed=7))
+    assert not torch.allclose(first, nb05["smoothgrad"](model, inputs, target, sigma=0.3, n_samples=4, seed=8))
+    assert torch.equal(inputs, before) and inputs.grad is None
+
+
+# ---------------------------------------------------------------- 05.3 grad_cam
+
+@pytest.mark.parametrize("layer", ["relu1", "conv2", "relu2"])
+def test_grad_cam_equals_a_split_by_hand_on_a_random_network(nb05, layer):
+    torch.manual_seed(7)
+    model, inputs, target = tiny_model(), torch.rand(3, 3, 9, 12), torch.tensor([0, 2, 3])
+    got = nb05["grad_cam"](model, inputs, target, layer)
+    assert got.shape == (3, 9, 12) and (got >= 0).all() and not got.requires_grad
+    head, tail = split_sequential(model, layer)
+    assert_maps_close(got, reference_grad_cam(head, tail, inputs, target))
+
+
+def test_grad_cam_equals_a_split_by_hand_on_the_shapes_cnn_and_lenet(nb05, data):
+    cnn = data["cnn"]
+    for layer, target in [("relu3_2", data["shape_labels"]), ("relu3_2", (data["shape_labels"] + 1) % 8),
+                          ("relu2_2", data["shape_labels"])]:
+        head, rest = split_sequential(cnn.features, layer)
+        tail = nn.Sequential(rest, cnn.classifier)
+        assert_maps_close(nb05["grad_cam"](cnn, data["shapes"], target, f"features.{layer}"),
+                          reference_grad_cam(head, tail, data["shapes"], target))
+    lenet = data["lenet"]
+    head = nn.Sequential(lenet.conv1, lenet.relu1, lenet.pool1, lenet.conv2, lenet.relu2)
+    tail = nn.Sequential(lenet.pool2, lenet.flatten, lenet.fc1, lenet.relu3, lenet.fc2)
+    assert_maps_close(nb05["grad_cam"](lenet, data["digits"], data["digit_labels"], "relu2"),
+                      reference_grad_cam(head, tail, data["digits"], data["digit_labels"]))
+
+
+def test_grad_cam_before_global_average_pooling_is_the_class_activation_map(nb05):
+    # With maps A -> global average pooling -> linear layer W, alpha_k = W[t, k] / (h * w) exactly (Zhou et al. 2016).
+    torch.manual_seed(8)
+    model, inputs, target = tiny_model(), torch.rand(2, 3, 10, 10), torch.tensor([1, 3])
+    maps = model[:4](inputs).detach()                                   # relu2's output, (2, 5, 8, 8)
+    alpha = model.fc.weight.detach()[target] / (8 * 8)                  # (2, 5)
+    cam = torch.relu(torch.einsum("nk,nkhw->nhw", alpha, maps))
+    expected = F.interpolate(cam[:, None], size=(10, 10), mode="bilinear", align_corners=False)[:, 0]
+    assert_maps_close(nb05["grad_cam"](model, inputs, target, "relu2"), expected)
+
+
+def test_grad_cam_leaves_no_hook_and_the_inputs_untouched(nb05, data):
+    model, inputs, target = tiny_model(), torch.rand(2, 3, 8, 8), torch.tensor([0, 1])
+    before = inputs.clone()
+    nb05["grad_cam"](model, inputs, target, "relu2")
+    assert no_hooks_left(model) and torch.equal(inputs, before) and inputs.grad is None
+    assert all(p.grad is None for p in model.parameters())
+    # Also when the forward pass fails inside the recording (the shapes CNN refuses 32 x 32 images).
+    with pytest.raises(ValueError, match="expects a float tensor"):
+        nb05["grad_cam"](data["cnn"], torch.rand(1, 3, 32, 32), torch.tensor([0]), "features.relu3_2")
+    assert no_hooks_left(data["cnn"])
