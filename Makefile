@@ -9,13 +9,15 @@ STAMP  := $(VENV)/.installed
 # Cap the BLAS/torch threads of each notebook kernel when tests run in parallel.
 PYTEST_WORKERS ?= 2
 
-.PHONY: lab test unit notebooks student expected models weights grade release clean-venv help
+.PHONY: lab test test-browser browser-deps notes unit notebooks student expected models weights grade release clean-venv help
 
 help:
 	@echo "make lab      set up .venv (first time) and open the workbook in JupyterLab"
 	@echo "make test     set up .venv (first time) and run every test, notebooks included"
 	@echo "make student  regenerate notebooks/ from solutions/"
 	@echo "make expected regenerate data/expected/ (self-check values) from solutions/"
+	@echo "make notes    execute the solutions and export them to HTML under build/notes/"
+	@echo "make test-browser  open JupyterLab in headless Chromium and run every notebook there"
 	@echo "make models   retrain the shipped models from scratch"
 	@echo "make weights  download the optional ImageNet weights (needs internet)"
 	@echo "make grade SUBMISSIONS=dir [OUT=grades.csv]  grade submitted notebooks (see README, Grading)"
@@ -28,11 +30,34 @@ $(STAMP): pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (Optimizing the Input)"
 	@touch $(STAMP)
 
-lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --notebook-dir=. $(if $(filter 0,$(shell id -u)),--allow-root,) $(LAB_ARGS)
+# JupyterLab settings for the workbook (no news pop-up, every cell rendered): see config/jupyterlab/.
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
+
+$(LAB_SETTINGS): config/jupyterlab/overrides.json $(STAMP)
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+lab: $(STAMP) $(LAB_SETTINGS)
+	$(VENV)/bin/jupyter lab --notebook-dir=$(or $(LAB_DIR),.) $(if $(filter 0,$(shell id -u)),--allow-root,) $(LAB_ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadscope --nbval-lax --nbval-current-env --nbval-cell-timeout=300 tests notebooks solutions $(PYTEST_ARGS)
+
+# The workbook as a student sees it: every solution notebook run in JupyterLab in headless Chromium with
+# every control moved (Playwright for Python from pip, Debian's Chromium from apt-get when root), and
+# the posted notes built and checked. Skips with a one-line reason where Chromium cannot be had.
+test-browser: $(STAMP) $(LAB_SETTINGS) browser-deps
+	$(PY) -m pytest -v e2e $(PYTEST_ARGS)
+
+browser-deps: $(STAMP)
+	@$(PY) -c 'import playwright' 2>/dev/null || $(PY) -m pip install --quiet --disable-pip-version-check 'playwright>=1.40'
+	@command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || { echo "Installing Debian's chromium with apt-get (for the browser test)"; apt-get install -y -q chromium >/dev/null 2>&1; } \
+	  || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1) \
+	  || echo "Could not install chromium with apt-get; the browser test will skip."
+
+# Posted lecture notes: every solution notebook executed and exported to HTML under build/notes/.
+notes: $(STAMP)
+	$(PY) -m course_utils.notes
 
 unit: $(STAMP)
 	$(PY) -m pytest -n $(PYTEST_WORKERS) tests $(PYTEST_ARGS)

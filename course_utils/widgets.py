@@ -8,17 +8,23 @@ The pattern in every notebook is::
 
 ``interactive_plot`` only wires the controls to ``draw``: each change of a control calls
 ``draw`` with the current values of all controls and shows what it drew.
+
+For static pages (``make notes``), the environment variable ``COURSE_STATIC_WIDGETS=1`` makes
+``interactive_plot`` draw once into the cell's own output, under a line that names each control's
+value, so the exported HTML shows the picture without a running kernel.
 """
 from __future__ import annotations
 
+import os
 from typing import Any, Callable, Sequence
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
-from IPython.display import display
+from IPython.display import Markdown, display
 
 __all__ = ["int_slider", "float_slider", "dropdown", "toggle_buttons", "interactive_plot"]
 
+STATIC_ENV = "COURSE_STATIC_WIDGETS"
 _STYLE = {"description_width": "initial"}
 _LAYOUT = {"width": "420px"}
 
@@ -92,6 +98,8 @@ def interactive_plot(draw: Callable[..., Any], **controls: widgets.ValueWidget) 
         if not isinstance(control, widgets.ValueWidget):
             raise TypeError(f"Control {name!r} must be an ipywidgets control with a value (a slider, dropdown, ...), "
                             f"got {type(control).__name__}.")
+    if os.environ.get(STATIC_ENV) == "1":
+        return _draw_static(draw, controls)
     output = widgets.Output()
 
     def redraw(change=None):
@@ -109,3 +117,26 @@ def interactive_plot(draw: Callable[..., Any], **controls: widgets.ValueWidget) 
     box.redraw = redraw
     redraw()
     return box
+
+
+class _StaticControls:
+    """What ``interactive_plot`` returns on a static page: the controls, shown as nothing more."""
+
+    def __init__(self, controls):
+        self.controls = controls
+
+    def _ipython_display_(self):
+        pass  # the picture and the line naming the values are already in the cell's output
+
+
+def _value_label(control: widgets.ValueWidget) -> str:
+    label = getattr(control, "label", None)  # dropdowns and toggle buttons show a label per option
+    return str(label if label is not None else control.value)
+
+
+def _draw_static(draw, controls):
+    values = ", ".join(f"{c.description or name} = {_value_label(c)}" for name, c in controls.items())
+    display(Markdown(f"*Interactive in JupyterLab; drawn here for* {values}."))
+    draw(**{name: control.value for name, control in controls.items()})
+    plt.show()
+    return _StaticControls(dict(controls))

@@ -1,0 +1,91 @@
+"""Fixtures of the browser test: a JupyterLab started as `make lab` starts it, and headless Chromium.
+
+Playwright for Python drives Debian's Chromium (/usr/bin/chromium): Playwright's own browser download
+needs the internet. `make test-browser` installs both when it can; where either is missing the tests
+skip with a one-line reason.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("COURSE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+LAB_START_TIMEOUT = 90
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_server(url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + LAB_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"JupyterLab exited with code {process.returncode} before it served; its log:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError(f"JupyterLab did not answer at {url} within {LAB_START_TIMEOUT} s; its log:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("Playwright for Python is not installed (make test-browser installs it with pip).")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"No Chromium at {CHROMIUM} (as root, make test-browser installs Debian's chromium package).")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory):
+    """Start `make lab` on a copy of solutions/ (so autosave never writes outputs into the repository).
+
+    Yields the base URL and token; stops JupyterLab (its whole process group) afterwards, also on failure.
+    """
+    workdir = tmp_path_factory.mktemp("lab")
+    shutil.copytree(ROOT / "solutions", workdir / "solutions")
+    port, token = _free_port(), secrets.token_hex(16)
+    log = workdir / "jupyterlab.log"
+    # Workspaces in the temporary folder too: nothing from an earlier run (open tabs, kernels) is restored.
+    lab_args = (f"--no-browser --ip=127.0.0.1 --port={port} --IdentityProvider.token={token} --ServerApp.port_retries=0 "
+                f"--LabApp.workspaces_dir={workdir / 'workspaces'}")
+    with open(log, "w") as out:
+        process = subprocess.Popen(["make", "--no-print-directory", "lab", f"LAB_DIR={workdir}", f"LAB_ARGS={lab_args}"],
+                                   cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait_for_server(f"http://127.0.0.1:{port}/api/status?token={token}", process, log)
+        yield {"url": f"http://127.0.0.1:{port}", "token": token, "dir": workdir}
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=20)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass

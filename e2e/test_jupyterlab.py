@@ -1,0 +1,198 @@
+"""Every solution notebook, as a student sees it in JupyterLab: open, Run All, no error, every control works.
+
+nbval proves that a notebook's Python runs; this proves that what JupyterLab shows works: the kernel
+starts without a dialog (the notebooks carry the kernelspec that `make lab` registers), widgets
+render, and moving each slider, dropdown or toggle changes the picture it controls. On failure it saves
+a screenshot and the page's text under build/browser-artifacts/ and names notebook, cell and control.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "build" / "browser-artifacts"
+
+NOTEBOOKS = sorted(p.name for p in (ROOT / "solutions").glob("*.ipynb"))
+RUN_ALL_TIMEOUT = 240  # seconds for Run All (a notebook's budget is 60 s; CI shares 2 cores)
+CONTROL_TIMEOUT = 30   # seconds for one control's output to change
+ERROR_MARKERS = ("Traceback (most recent call last)", "Error displaying widget", "Failed to display Jupyter Widget")
+
+# Runs in the page: the cells of the visible notebook, with their prompt, their output text and the
+# controls each holds (sliders, dropdowns, toggle buttons of ipywidgets 8).
+CELLS_JS = """() => {
+  const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+  if (!panel) return null;
+  return Array.from(panel.querySelectorAll('.jp-Cell')).map((cell, index) => ({
+    index,
+    code: cell.classList.contains('jp-CodeCell'),
+    prompt: (cell.querySelector('.jp-InputArea-prompt') || {}).innerText || '',
+    text: Array.from(cell.querySelectorAll('.jp-OutputArea-output')).map(o => o.innerText).join('\\n'),
+    sliders: cell.querySelectorAll('.widget-slider .noUi-handle').length,
+    dropdowns: cell.querySelectorAll('.widget-dropdown select').length,
+    toggles: cell.querySelectorAll('.widget-toggle-buttons').length,
+  }));
+}"""
+
+
+class Page:
+    """The open notebook: a thin layer over the Playwright page, for readable failures."""
+
+    def __init__(self, page, name: str):
+        self.page, self.name = page, name
+
+    def fail(self, message: str):
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        stem = Path(self.name).stem
+        self.page.screenshot(path=str(ARTIFACTS / f"{stem}.png"), full_page=True)
+        (ARTIFACTS / f"{stem}.txt").write_text(self.page.inner_text("body"))
+        pytest.fail(f"{self.name}: {message} (screenshot and page text in {ARTIFACTS.relative_to(ROOT)}/{stem}.*)")
+
+    def cells(self) -> list[dict]:
+        return self.page.evaluate(CELLS_JS) or []
+
+    def cell(self, index: int):
+        return self.page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell").nth(index)
+
+    def output_html(self, index: int) -> str:
+        # What the controls of this cell redraw: the Output widget(s) of interactive_plot.
+        return self.cell(index).locator(".widget-output").evaluate_all("els => els.map(e => e.innerHTML).join('')")
+
+
+def _open(browser, lab, name: str) -> Page:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    # A workspace of its own (reset), so that no tab of an earlier notebook is restored.
+    url = f"{lab['url']}/lab/workspaces/e2e-{Path(name).stem}/tree/solutions/{name}?reset&token={lab['token']}"
+    page.goto(url)
+    nb = Page(page, name)
+    page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook", timeout=90_000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
+    _no_dialog(nb)
+    return nb
+
+
+def _no_dialog(nb: Page) -> None:
+    dialog = nb.page.locator(".jp-Dialog")
+    if dialog.count():
+        nb.fail(f"a dialog covers the notebook: {' '.join(dialog.first.inner_text().split())[:200]!r}")
+
+
+def _pending(nb: Page) -> list[int]:
+    return [c["index"] for c in nb.cells() if c["code"] and c["prompt"].strip() in ("", "[ ]:", "[*]:")]
+
+
+def _run_all(nb: Page) -> list[dict]:
+    deadline = time.monotonic() + RUN_ALL_TIMEOUT
+    for attempt in range(3):
+        # Run All only reaches a kernel that is connected; a click during start-up can be lost, so
+        # click again when no cell has started after a while.
+        nb.page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
+        nb.page.click(".lm-MenuBar-itemLabel:text-is('Run')")
+        nb.page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
+        started = time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(1)
+            _no_dialog(nb)
+            cells = [c for c in nb.cells() if c["code"]]
+            if all(c["prompt"].strip() == "[ ]:" or not c["prompt"].strip() for c in cells) and time.monotonic() - started > 20:
+                break  # nothing started: click again
+            idle = nb.page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").count() > 0
+            if cells and not _pending(nb) and idle:
+                return nb.cells()
+        else:
+            break
+    nb.fail(f"Run All did not finish within {RUN_ALL_TIMEOUT} s; cells still waiting or running: {_pending(nb)}")
+
+
+ATTEMPTS = 3  # a move can land on a value that draws the same picture (e.g. another digit of the same class)
+
+
+def _move(nb: Page, index: int, kind: str, k: int, attempt: int) -> str:
+    """Move the k-th control of one kind in cell ``index``; each attempt moves it further or elsewhere.
+
+    Sliders are moved with the keyboard, as a user can: one step right (left at the maximum), then to
+    the far end. Dropdowns and toggle buttons pick another option each attempt. Returns what was done.
+    """
+    cell = nb.cell(index)
+    if kind == "slider":
+        box = cell.locator(".widget-slider").nth(k)
+        label = box.locator(".widget-label").first.inner_text()
+        handle = box.locator(".noUi-handle").first
+        handle.scroll_into_view_if_needed()
+        before = box.locator(".widget-readout").first.inner_text()
+        keys = [("ArrowRight", "ArrowLeft"), ("End", "Home"), ("Home", "End")][attempt]
+        handle.focus()
+        nb.page.keyboard.press(keys[0])
+        handle.blur()
+        if box.locator(".widget-readout").first.inner_text() == before:  # already there: the other way
+            handle.focus()
+            nb.page.keyboard.press(keys[1])
+            handle.blur()
+        return f"slider {label!r} ({before} -> {box.locator('.widget-readout').first.inner_text()})"
+    if kind == "dropdown":
+        select = cell.locator(".widget-dropdown select").nth(k)
+        label = cell.locator(".widget-dropdown").nth(k).locator(".widget-label").first.inner_text()
+        options = select.locator("option").evaluate_all("os => os.map(o => o.value)")
+        current = select.input_value()
+        others = [o for o in options if o != current]
+        choice = [others[0], others[-1], others[len(others) // 2]][attempt]
+        select.select_option(choice)
+        return f"dropdown {label!r} ({current!r} -> {choice!r})"
+    group = cell.locator(".widget-toggle-buttons").nth(k)
+    buttons = group.locator("button")
+    others = [i for i in range(buttons.count()) if "mod-active" not in (buttons.nth(i).get_attribute("class") or "")]
+    target = [others[0], others[-1], others[len(others) // 2]][attempt]
+    buttons.nth(target).click()
+    return f"toggle buttons {group.locator('.widget-label').first.inner_text()!r} (-> {buttons.nth(target).inner_text()!r})"
+
+
+def _settled(nb: Page, index: int, quiet: float = 0.75) -> str:
+    # The Output widget clears, then redraws: wait until it has not changed for `quiet` seconds.
+    html, since = nb.output_html(index), time.monotonic()
+    deadline = since + CONTROL_TIMEOUT
+    while time.monotonic() < deadline:
+        time.sleep(0.25)
+        now = nb.output_html(index)
+        if now != html:
+            html, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            break
+    return html
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_runs_and_every_control_redraws(browser, lab, name):
+    nb = _open(browser, lab, name)
+    try:
+        cells = _run_all(nb)
+        for c in cells:
+            marker = next((m for m in ERROR_MARKERS if m in c["text"]), None)
+            if marker:
+                nb.fail(f"cell {c['index']} shows an error ({marker}): {c['text'][-400:]!r}")
+        moved = []
+        for c in cells:
+            for kind, count in (("slider", c["sliders"]), ("dropdown", c["dropdowns"]), ("toggle", c["toggles"])):
+                for k in range(count):
+                    tried = []
+                    for attempt in range(ATTEMPTS):
+                        before = _settled(nb, c["index"])
+                        tried.append(_move(nb, c["index"], kind, k, attempt))
+                        deadline = time.monotonic() + CONTROL_TIMEOUT
+                        while nb.output_html(c["index"]) == before and time.monotonic() < deadline:
+                            time.sleep(0.25)
+                        if _settled(nb, c["index"]) != before:
+                            break
+                    else:
+                        nb.fail(f"cell {c['index']}: moving the {kind} did not change its output "
+                                f"(tried {'; '.join(tried)}, {CONTROL_TIMEOUT} s each)")
+                    if any(m in nb.cell(c["index"]).inner_text() for m in ERROR_MARKERS):
+                        nb.fail(f"cell {c['index']}: {tried[-1]} produced an error: {nb.cell(c['index']).inner_text()[-400:]!r}")
+                    moved.append(tried[-1])
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        (ARTIFACTS / f"{Path(name).stem}.controls.json").write_text(json.dumps(moved, indent=1))
+        print(f"{name}: moved {len(moved)} controls")
+    finally:
+        nb.page.close()
