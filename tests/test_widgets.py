@@ -34,3 +34,21 @@ def test_controls_reject_bad_arguments():
         interactive_plot(lambda k: None, k=3)
     with pytest.raises(ValueError, match="at least one control"):
         interactive_plot(lambda: None)
+
+
+def test_static_pages_draw_once_and_name_each_value(monkeypatch):
+    """`make notes`: with COURSE_STATIC_WIDGETS=1 the picture goes into the cell output, no widget is shown."""
+    from IPython.core.formatters import format_display_data
+
+    shown = []
+    monkeypatch.setenv("COURSE_STATIC_WIDGETS", "1")
+    monkeypatch.setattr("course_utils.widgets.display", lambda obj: shown.append(obj))
+    calls = []
+    result = interactive_plot(lambda layer, channel: calls.append((layer, channel)),
+                              layer=dropdown("layer", [("first conv", "conv1"), ("second", "conv2")]),
+                              channel=int_slider("channel", 0, 15, value=3))
+    assert calls == [("conv1", 3)]
+    assert len(shown) == 1 and "layer = first conv, channel = 3" in shown[0].data
+    assert set(result.controls) == {"layer", "channel"}
+    data, _ = format_display_data(result)
+    assert data == {}, f"a static page must not show a widget, got {data}"
