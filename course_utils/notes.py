@@ -2,8 +2,9 @@
 
 This is what an instructor puts online after class. Each notebook in ``solutions/`` runs top to
 bottom in a fresh kernel (as nbval runs it); its sliders and dropdowns are drawn once, at their
-default values, into the cell's own output (``COURSE_STATIC_WIDGETS=1``, see ``widgets``), so the
-page needs no running kernel and no widget JavaScript. The repository's notebooks are never written.
+default values, into the cell's own output (``COURSE_STATIC_WIDGETS=1``, see ``widgets``), and
+progress bars are off (``COURSE_QUIET=1``), so the page needs no running kernel and no widget
+JavaScript. The repository's notebooks are never written.
 
 Usage::
 
@@ -52,6 +53,7 @@ def execute_notebook(path: Path):
     from nbclient.exceptions import CellExecutionError
 
     os.environ[STATIC_ENV] = "1"  # inherited by the kernel this process starts
+    os.environ["COURSE_QUIET"] = "1"  # no progress bars: a finished bar says nothing on a page
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3", allow_errors=False,
                             resources={"metadata": {"path": str(path.parent)}})
