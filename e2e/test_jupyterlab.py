@@ -71,7 +71,15 @@ def _open(browser, lab, name: str) -> Page:
     page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook", timeout=90_000)
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
     _no_dialog(nb)
+    _no_popup(nb)
     return nb
+
+
+def _no_popup(nb: Page) -> None:
+    # JupyterLab's first-run notifications (news, update checks) are toasts in the corner.
+    toast = nb.page.locator(".Toastify__toast")
+    if toast.count():
+        nb.fail(f"a pop-up covers part of the page: {' '.join(toast.first.inner_text().split())[:200]!r}")
 
 
 def _no_dialog(nb: Page) -> None:
