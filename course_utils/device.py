@@ -21,7 +21,7 @@ def get_device(prefer: str | None = None) -> torch.device:
     Returns:
         A ``torch.device``.
     """
-    choice = prefer or os.environ.get("COURSE_DEVICE")
+    choice = prefer or os.environ.get("COURSE_DEVICE") or None  # COURSE_DEVICE= (empty) means: choose
     if choice is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if choice not in ("cpu", "cuda"):
@@ -35,13 +35,14 @@ def seed_everything(seed: int = 0) -> int:
     """Seed Python, NumPy and PyTorch (CPU and CUDA) so that a notebook run twice prints the same numbers.
 
     Args:
-        seed: a non-negative integer.
+        seed: a non-negative integer below 2**64 (PyTorch's limit).
 
     Returns:
         The seed, for printing.
     """
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}.")
+    # Checked before anything is seeded, so that a bad seed changes nothing.
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed < 2**64:
+        raise ValueError(f"seed must be a non-negative integer below 2**64, got {seed!r}.")
     seed = int(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)

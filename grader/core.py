@@ -17,7 +17,7 @@ from course_utils.expected import compute_expected
 from course_utils.checks import load_expected
 from course_utils.paths import solutions_dir
 
-from .run import Limits, NotebookGrade, grade_notebook, setup_cell
+from .run import Limits, NotebookGrade, failed, grade_notebook, prepare_student_side, remove_student_side, setup_cell
 
 HIDDEN_SEEDS = (1, 2)  # the hidden tests: the registered cases built with these seeds
 REPO = Path(__file__).resolve().parents[1]
@@ -176,18 +176,35 @@ def grade_all(submissions, limits: Limits | None = None, jobs: int | None = None
                 tasks.append((student, nb, per[nb]))
             else:
                 g = NotebookGrade(student, nb, notes=[f"No {nb} notebook was found for {student}: 0 points."])
-                from .run import failed
                 g.results = [failed(ex, "failed", "not submitted") for ex in exercises_for(nb)]
                 grades.append(g)
     jobs = jobs or max(1, len(os.sched_getaffinity(0)))
     from tqdm.auto import tqdm
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(grade_notebook, s, nb, p, exercises_for(nb), plan, official[nb], limits, python)
-                   for s, nb, p in tasks]
-        for future in tqdm(as_completed(futures), total=len(futures), desc="grading", unit="notebook",
-                           disable=not progress, file=sys.stderr):
-            grades.append(future.result())
+    student_side = prepare_student_side()  # the course_utils the students' processes import, once per run
+    try:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = [pool.submit(grade_safely, s, nb, p, exercises_for(nb), plan, official[nb], limits, python,
+                                   student_side) for s, nb, p in tasks]
+            for future in tqdm(as_completed(futures), total=len(futures), desc="grading", unit="notebook",
+                               disable=not progress, file=sys.stderr):
+                grades.append(future.result())
+    finally:
+        remove_student_side(student_side)
     return grades, unmatched
+
+
+def grade_safely(student, notebook, path, exercises, plan, official_setup, limits, python, student_side) -> NotebookGrade:
+    """``grade_notebook``, but a failure of the grader itself on one notebook (a bug, or a submission
+    that finds a way to upset it) gives that notebook 0 with a note instead of stopping the run."""
+    try:
+        return grade_notebook(student, notebook, path, exercises, plan, official_setup, limits, python, student_side)
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {str(exc)[:200]}"
+        g = NotebookGrade(student, notebook, notes=[
+            f"The grader failed on this notebook ({reason}); every exercise scores 0. "
+            "Tell the instructor, who can grade it again."])
+        g.results = [failed(ex, "failed", f"not graded: the grader failed on this notebook ({reason})") for ex in exercises]
+        return g
 
 
 def main(argv=None) -> int:

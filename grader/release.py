@@ -49,6 +49,13 @@ Each exercise is a function whose signature and docstring are given; write its b
 graded on these cases and on hidden cases of the same kind, so solve the problem, not the examples.
 Hand in your notebooks as they are in `notebooks/` (keep the file names and the function names).
 
+When your notebook is graded, not every cell runs: the notebook's setup cell (the first one, as
+given), every cell that defines an exercise's function, and every cell that holds nothing but
+imports, function and class definitions and constants (`SCALE = 1 / 255`) run, in order. Any other
+cell (one that loads data, trains, plots or calls `check`) is skipped. So a helper function may live
+in a cell of its own, but an exercise's function must not need a variable that such a skipped cell
+computes: compute it inside the function, or import it.
+
 The files in `data/` (digits, shapes, the two trained networks and the self-checks' expected values)
 are described in `data/README.md`.
 """

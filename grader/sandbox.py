@@ -1,11 +1,12 @@
 """The student's side of grading: runs in its own process, started by ``grader.run``.
 
-This file is run as a script (``python -I sandbox.py``) inside a fresh temporary directory, with
-resource limits set by the grader. It imports nothing from the grader. It reads its job (the
-notebook's setup cell, the student's exercise cells and the test *inputs*, never expected outputs)
-from stdin before any student code runs, then reports on a private copy of its original stdout, one
-JSON line per event, with arrays as base64 ``.npz`` (no pickles). What the student prints goes to a
-log file instead. The grader compares the outputs itself, so nothing done in this process (patching
+This file is run as a script (``python -I sandbox.py STUDENT_SIDE``) inside a fresh temporary
+directory, with resource limits set by the grader. It imports nothing from the grader, and
+``course_utils`` only from ``STUDENT_SIDE``, the grader's copy without solutions or instructor-only
+modules (``grader.run.prepare_student_side``). It reads its job (the notebook's setup cell, the
+student's cells to run and the test *inputs*, never expected outputs) from stdin before any student
+code runs, then reports on a private copy of its original stdout, one JSON line per event, with
+arrays as base64 ``.npz`` (no pickles). What the student prints goes to a log file instead. The grader compares the outputs itself, so nothing done in this process (patching
 torch or the checker, printing "PASSED") can change a grade; at worst it spoils its own outputs.
 """
 import base64
@@ -19,11 +20,32 @@ import sys
 import traceback
 
 
-def _python_only(source):
+def _python_only(source):  # the same as grader.run._python_only
     return "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
 
 
+def _student_side_imports(root):
+    """Import ``course_utils`` from the student-side copy at ``root`` (no solutions, no instructor-only
+    modules), never from the repository: ``root`` goes first on ``sys.path``, this script's folder
+    (the grader's) goes, and so does the editable install's finder, which would otherwise find
+    ``course_utils.<module>`` in the repository for any module missing from the copy."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) != here]
+    if root:
+        sys.path.insert(0, root)
+    for finder in list(sys.meta_path):
+        module = sys.modules.get(getattr(finder, "__module__", "") or "")
+        mapping = getattr(module, "MAPPING", None)
+        if isinstance(mapping, dict) and any(str(name).split(".")[0] == "course_utils" for name in mapping):
+            sys.meta_path.remove(finder)
+    for name in [m for m in sys.modules if m == "course_utils" or m.startswith("course_utils.")]:
+        del sys.modules[name]
+    sys.path_importer_cache.clear()
+
+
 def main():
+    # Before the job is read: unpickling its inputs (a course model, say) imports course_utils.
+    _student_side_imports(sys.argv[1] if len(sys.argv) > 1 else None)
     job = pickle.loads(sys.stdin.buffer.read())  # written by the grader, read before any student code
     chan = os.fdopen(os.dup(1), "w", buffering=1)
     log = os.open("student_output.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)

@@ -14,12 +14,26 @@ def _squared_distances(points: torch.Tensor) -> torch.Tensor:
     return torch.cdist(points, points) ** 2
 
 
+# Seed 0 gives the self-check's cases, written out by hand; any other seed gives cases of the same
+# kinds with fresh numbers (the grader's hidden cases), so that no hidden case repeats a visible one.
+
+def _few_points_case(seed: int, g: torch.Generator) -> Case:
+    if seed == 0:
+        return Case("4 points on a line (0, 1, 2, 4), perplexity 2",
+                    {"distances": _squared_distances(torch.tensor([[0.0], [1.0], [2.0], [4.0]], dtype=torch.float64)),
+                     "perplexity": 2.0})
+    n = int(torch.randint(4, 7, (), generator=g))
+    line = torch.sort(5 * torch.rand(n, generator=g, dtype=torch.float64)).values[:, None]
+    perplexity = float(1.5 + torch.rand((), generator=g, dtype=torch.float64))
+    return Case(f"{n} points on a line, perplexity {perplexity:.2f}",
+                {"distances": _squared_distances(line), "perplexity": perplexity})
+
+
 def _conditional_affinities_cases(seed: int) -> list[Case]:
     g = _generator(seed)
     clusters = torch.cat([torch.randn(20, 5, generator=g, dtype=torch.float64) + 6 * c for c in range(3)])
     return [
-        Case("4 points on a line (0, 1, 2, 4), perplexity 2",
-             {"distances": _squared_distances(torch.tensor([[0.0], [1.0], [2.0], [4.0]], dtype=torch.float64)), "perplexity": 2.0}),
+        _few_points_case(seed, g),
         Case("30 Gaussian points in 10-D, perplexity 5",
              {"distances": _squared_distances(torch.randn(30, 10, generator=g, dtype=torch.float64)), "perplexity": 5.0}),
         Case("3 clusters of 20 points in 5-D, perplexity 15",
@@ -29,17 +43,47 @@ def _conditional_affinities_cases(seed: int) -> list[Case]:
     ]
 
 
+def _line_cases(seed: int, g: torch.Generator) -> list[Case]:
+    """Two clean clusters on a line (k = 1), and a tie of 1 vote against 1 (k = 2)."""
+    if seed == 0:
+        return [
+            Case("two clean clusters on a line, k = 1",
+                 {"embedding": torch.tensor([[0.0], [0.1], [0.2], [5.0], [5.1], [5.3]]),
+                  "labels": torch.tensor([0, 0, 0, 1, 1, 1]), "k": 1}),
+            Case("a tie of 1 vote against 1, k = 2 (goes to the smaller label)",
+                 {"embedding": torch.tensor([[0.0], [1.0], [-1.5], [10.0]]), "labels": torch.tensor([1, 0, 1, 0]), "k": 2}),
+        ]
+    low, high = (int(v) for v in torch.randperm(6, generator=g)[:2].sort().values)
+    sizes = [int(v) for v in torch.randint(2, 6, (2,), generator=g)]
+    start = float(torch.randn((), generator=g)) * 5
+    gap = 5 + 5 * float(torch.rand((), generator=g))
+    points = torch.cat([start + 0.5 * torch.rand(sizes[0], generator=g),
+                        start + gap + 0.5 * torch.rand(sizes[1], generator=g)])
+    first, second = (low, high) if bool(torch.randint(0, 2, (), generator=g)) else (high, low)
+    labels = torch.tensor([first] * sizes[0] + [second] * sizes[1])
+    order = torch.randperm(len(points), generator=g)
+    # The tie: the base case moved, scaled (maybe mirrored) and shuffled, with its labels 0 and 1
+    # renamed to two others in the same order, so that the tie still goes to the label of 0.
+    scale = (0.5 + 2.5 * float(torch.rand((), generator=g))) * (1 if bool(torch.randint(0, 2, (), generator=g)) else -1)
+    shift = 10 * float(torch.randn((), generator=g))
+    tie = shift + scale * torch.tensor([0.0, 1.0, -1.5, 10.0])
+    tie_labels = torch.tensor([high, low, high, low])
+    tie_order = torch.randperm(4, generator=g)
+    return [
+        Case(f"two clean clusters on a line ({sizes[0]} and {sizes[1]} points), k = 1",
+             {"embedding": points[order, None], "labels": labels[order], "k": 1}),
+        Case("a tie of 1 vote against 1, k = 2 (goes to the smaller label)",
+             {"embedding": tie[tie_order, None], "labels": tie_labels[tie_order], "k": 2}),
+    ]
+
+
 def _knn_accuracy_cases(seed: int) -> list[Case]:
     g = _generator(seed)
     labels = torch.randint(0, 4, (80,), generator=g)
     centres = 3 * torch.randn(4, 2, generator=g)
     blobs = centres[labels] + torch.randn(80, 2, generator=g)
     return [
-        Case("two clean clusters on a line, k = 1",
-             {"embedding": torch.tensor([[0.0], [0.1], [0.2], [5.0], [5.1], [5.3]]),
-              "labels": torch.tensor([0, 0, 0, 1, 1, 1]), "k": 1}),
-        Case("a tie of 1 vote against 1, k = 2 (goes to the smaller label)",
-             {"embedding": torch.tensor([[0.0], [1.0], [-1.5], [10.0]]), "labels": torch.tensor([1, 0, 1, 0]), "k": 2}),
+        *_line_cases(seed, g),
         Case("80 points in 4 overlapping 2-D blobs, k = 5", {"embedding": blobs, "labels": labels, "k": 5}),
         Case("random labels in 16-D, k = 7",
              {"embedding": torch.randn(60, 16, generator=g), "labels": torch.randint(0, 10, (60,), generator=g), "k": 7}),
