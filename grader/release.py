@@ -21,7 +21,10 @@ from course_utils.assign import BEGIN, END, solution_regions
 
 REPO = Path(__file__).resolve().parents[1]
 NAME = "optimizing-the-input"
-SHIPPED = ("notebooks/", "course_utils/", "data/", "environment.yml", "pyproject.toml")
+SHIPPED = ("notebooks/", "course_utils/", "data/", "config/jupyterlab/", "environment.yml", "pyproject.toml")
+# Instructor tools that read solutions/ (which students do not get): the same modules the grader keeps
+# out of the student's process.
+INSTRUCTOR_ONLY = tuple(f"course_utils/{name}" for name in ("assign.py", "expected.py", "notes.py"))
 GRADER_ONLY_DATA = ("data/grader/",)  # nothing today; grader-only data would go here
 
 STUDENT_README = """# Optimizing the Input: the student workbook
@@ -74,7 +77,14 @@ $(STAMP): pyproject.toml
 \t$(PY) -m ipykernel install --sys-prefix --name optimizing-the-input --display-name "Python (Optimizing the Input)"
 \t@touch $(STAMP)
 
-lab: $(STAMP)
+# JupyterLab settings for the workbook (no news pop-up, every cell rendered).
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
+
+$(LAB_SETTINGS): config/jupyterlab/overrides.json $(STAMP)
+\t@mkdir -p $(dir $@)
+\tcp $< $@
+
+lab: $(STAMP) $(LAB_SETTINGS)
 \t$(VENV)/bin/jupyter lab --notebook-dir=. $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 test: $(STAMP)
@@ -91,7 +101,7 @@ def shipped_files() -> list[str]:
         files = [str(p.relative_to(REPO)) for p in REPO.rglob("*") if p.is_file()]
     keep = []
     for f in files:
-        if not f.startswith(SHIPPED) or f.startswith(GRADER_ONLY_DATA):
+        if not f.startswith(SHIPPED) or f.startswith(GRADER_ONLY_DATA) or f in INSTRUCTOR_ONLY:
             continue
         if "__pycache__" in f or "/." in f or f.endswith((".pyc",)):
             continue

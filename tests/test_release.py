@@ -56,8 +56,11 @@ def test_the_leak_check_catches_a_solution_line(tmp_path):
 def test_the_bundle_holds_what_students_need_and_nothing_of_the_grader(bundle):
     names = _names(bundle)
     for needed in ["README.md", "Makefile", "environment.yml", "pyproject.toml", "course_utils/__init__.py",
-                   "course_utils/checks.py", "data/mnist_5000.npz", "data/models/lenet-mnist.pt"]:
+                   "course_utils/checks.py", "data/mnist_5000.npz", "data/models/lenet-mnist.pt",
+                   "config/jupyterlab/overrides.json"]:
         assert needed in names
+    for instructor_only in release.INSTRUCTOR_ONLY:
+        assert instructor_only not in names, f"{instructor_only} reads solutions/ and is not for students"
     for nb in (release.REPO / "notebooks").glob("*.ipynb"):
         if f"notebooks/{nb.name}" not in names:  # only work in progress (not yet in git) may be missing
             assert subprocess.run(["git", "ls-files", "--error-unmatch", f"notebooks/{nb.name}"], cwd=release.REPO,
