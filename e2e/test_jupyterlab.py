@@ -93,10 +93,14 @@ def _pending(nb: Page) -> list[int]:
 
 
 def _run_all(nb: Page) -> list[dict]:
+    """Run All, and wait until every code cell has run.
+
+    Run All queues every cell (prompt ``[*]:``). A click while the kernel is still settling in can be
+    lost, whole or after the first cell (the rest show ``[ ]:`` again with the kernel idle): then
+    click again, which runs the notebook from the top.
+    """
     deadline = time.monotonic() + RUN_ALL_TIMEOUT
     for attempt in range(3):
-        # Run All only reaches a kernel that is connected; a click during start-up can be lost, so
-        # click again when no cell has started after a while.
         nb.page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
         nb.page.click(".lm-MenuBar-itemLabel:text-is('Run')")
         nb.page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
@@ -105,11 +109,15 @@ def _run_all(nb: Page) -> list[dict]:
             time.sleep(1)
             _no_dialog(nb)
             cells = [c for c in nb.cells() if c["code"]]
-            if all(c["prompt"].strip() == "[ ]:" or not c["prompt"].strip() for c in cells) and time.monotonic() - started > 20:
-                break  # nothing started: click again
             idle = nb.page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").count() > 0
             if cells and not _pending(nb) and idle:
                 return nb.cells()
+            queued = any(c["prompt"].strip() == "[*]:" for c in cells)
+            if idle and not queued and time.monotonic() - started > 10:
+                if any(m in c["text"] for c in cells for m in ERROR_MARKERS):
+                    return nb.cells()  # Run All stops at an error: the caller reports it
+                print(f"{nb.name}: Run All was lost (cells {_pending(nb)} never queued); clicking it again")
+                break  # nothing queued, nothing running, cells left: the click was lost
         else:
             break
     nb.fail(f"Run All did not finish within {RUN_ALL_TIMEOUT} s; cells still waiting or running: {_pending(nb)}")
