@@ -25,10 +25,10 @@ from .checks import encode_output, expected_path, load_expected, save_expected
 from .exercises import all_exercises, exercises_for
 from .paths import solutions_dir
 
-__all__ = ["solution_functions", "compute_expected"]
+__all__ = ["python_only", "solution_functions", "compute_expected"]
 
 
-def _python_only(source: str) -> str:
+def python_only(source: str) -> str:
     """Drop IPython magics and shell lines, which plain ``exec`` cannot run."""
     return "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
 
@@ -45,7 +45,7 @@ def solution_functions(notebook: str) -> dict:
     chosen = [code_cells[0]] + [c for c in code_cells[1:] if BEGIN in c.source]
     namespace: dict = {"__name__": f"solution_{notebook}"}
     for cell in chosen:
-        exec(compile(_python_only(cell.source), f"<{path.name}>", "exec"), namespace)
+        exec(compile(python_only(cell.source), f"<{path.name}>", "exec"), namespace)
     return namespace
 
 

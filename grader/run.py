@@ -34,6 +34,7 @@ import torch
 
 from course_utils.checks import CaseResult, CheckResult, run_cases
 from course_utils.exercises import Case, Exercise
+from course_utils.expected import python_only
 
 from . import release
 
@@ -74,11 +75,6 @@ class NotebookGrade:
 
 # ---------------------------------------------------------------------------- which cells to run
 
-def _python_only(source: str) -> str:
-    """The cell without IPython magics and shell lines (as the sandbox runs it)."""
-    return "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
-
-
 def _constant(node) -> bool:
     """A literal, or a container / arithmetic of literals: ``3``, ``-1e-8``, ``1 / 255``, ``("a", 2)``."""
     if isinstance(node, ast.Constant):
@@ -105,7 +101,7 @@ def definitions_only(source: str) -> bool:
     assignments of constants to names (and at least one of them). Such a cell (a student's helper
     function, say) is run when grading; a cell that computes, trains or plots is not."""
     try:
-        tree = ast.parse(_python_only(source))
+        tree = ast.parse(python_only(source))
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
     if not tree.body:
@@ -548,8 +544,6 @@ def grade_notebook(student: str, notebook: str, path, exercises: list[Exercise],
         # cell indices and exercise ids below are the job's own.
         for event in run_sandbox(job, limits, deadline, python, student_side):
             kind = event["event"]
-            if kind == "done" and current is not None:  # cannot happen: run_sandbox keeps the order
-                kind, event = "stopped", {"event": "stopped", "why": "garbled"}
             if kind == "cell_start":
                 current = ("cell", event["cell"])
             elif kind == "cell_end":

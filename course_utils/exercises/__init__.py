@@ -9,7 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-__all__ = ["Case", "Exercise", "all_exercises", "get_exercise", "exercises_for"]
+__all__ = ["Case", "Exercise", "all_exercises", "get_exercise", "exercises_for", "uniform"]
+
+
+def uniform(low: float, high: float, generator) -> float:
+    """A number drawn uniformly from [low, high) with a ``torch.Generator`` (for the case builders)."""
+    import torch
+
+    return low + (high - low) * float(torch.rand((), generator=generator))
 
 
 @dataclass(frozen=True)

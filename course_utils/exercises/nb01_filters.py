@@ -3,15 +3,11 @@ from __future__ import annotations
 
 import torch
 
-from . import Case, Exercise
+from . import Case, Exercise, uniform
 
 
 def _generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(1000 + seed)
-
-
-def _uniform(low: float, high: float, g: torch.Generator) -> float:
-    return low + (high - low) * float(torch.rand((), generator=g))
 
 
 def _sign(g: torch.Generator) -> float:
@@ -31,10 +27,10 @@ def _hidden_unit_line_cases(seed: int) -> list[Case]:
         horizontal = Case("one unit, w = (0, 2), b = 1: the horizontal line y = -0.5",
                           {"weight": torch.tensor([[0.0, 2.0]]), "bias": torch.tensor([1.0])})
     else:
-        a, b = _sign(g) * _uniform(0.5, 3.0, g), _uniform(-2.0, 2.0, g)
+        a, b = _sign(g) * uniform(0.5, 3.0, g), uniform(-2.0, 2.0, g)
         vertical = Case("one unit, w = (a, 0): a vertical line",
                         {"weight": torch.tensor([[a, 0.0]]), "bias": torch.tensor([b])})
-        a, b = _sign(g) * _uniform(0.5, 3.0, g), _uniform(-2.0, 2.0, g)
+        a, b = _sign(g) * uniform(0.5, 3.0, g), uniform(-2.0, 2.0, g)
         horizontal = Case("one unit, w = (0, a): a horizontal line",
                           {"weight": torch.tensor([[0.0, a]]), "bias": torch.tensor([b])})
     return [

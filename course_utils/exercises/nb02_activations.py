@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from . import Case, Exercise
+from . import Case, Exercise, uniform
 
 
 def _generator(seed: int) -> torch.Generator:
@@ -13,10 +13,6 @@ def _generator(seed: int) -> torch.Generator:
 def _int(low: int, high: int, g: torch.Generator) -> int:
     """A whole number in [low, high)."""
     return int(torch.randint(low, high, (), generator=g))
-
-
-def _uniform(low: float, high: float, g: torch.Generator) -> float:
-    return low + (high - low) * float(torch.rand((), generator=g))
 
 
 # Seed 0 gives the self-check's cases, written out by hand; any other seed gives cases of the same
@@ -31,7 +27,7 @@ def _known_peaks_case(seed: int, g: torch.Generator) -> Case:
     n, c, h, w = _int(4, 9, g), _int(2, 5, g), _int(2, 6, g), _int(2, 6, g)
     channel, k = _int(0, c, g), _int(1, n + 1, g)
     peaks = torch.zeros(n, c, h, w)
-    values = (torch.randperm(n, generator=g) + 1).float() * _uniform(0.5, 2.0, g)  # distinct heights
+    values = (torch.randperm(n, generator=g) + 1).float() * uniform(0.5, 2.0, g)  # distinct heights
     for image, value in enumerate(values):
         peaks[image, channel, _int(0, h, g), _int(0, w, g)] = value
     return Case(f"{n} images with one known peak each, channel {channel}, k = {k}",
@@ -54,7 +50,7 @@ def _points_on_a_line_case(seed: int, g: torch.Generator) -> Case:
     if seed == 0:
         return Case("points 0..9 on a line, queries 2.2 and 7.9, k = 3",
                     {"query": torch.tensor([[2.2], [7.9]]), "database": torch.arange(10.0)[:, None], "k": 3})
-    n, spacing, offset = _int(8, 16, g), _uniform(0.5, 2.0, g), _uniform(-5.0, 5.0, g)
+    n, spacing, offset = _int(8, 16, g), uniform(0.5, 2.0, g), uniform(-5.0, 5.0, g)
     # Each query lies a fraction 0.15..0.35 or 0.65..0.85 of the spacing past a point: no two distances tie.
     steps = torch.randint(0, n - 1, (2,), generator=g).double()
     fractions = 0.15 + 0.2 * torch.rand(2, generator=g, dtype=torch.float64)
