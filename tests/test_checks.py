@@ -29,6 +29,56 @@ def test_expected_values_are_up_to_date():
     assert expected_main(["--check"]) == 0
 
 
+# Float32 results differ across CPUs, kernels and thread counts. These settings reproduce that spread on
+# one machine: oneDNN limited to older instruction sets picks other convolution kernels, and one OpenMP
+# thread sums in another order. The stored values must pass the drift test under each, so that a fresh
+# clone on another machine passes it too, and so must every self-check (its tolerance is ten times wider).
+CPU_VARIANTS = {"AVX2 kernels": {"ONEDNN_MAX_CPU_ISA": "AVX2"}, "SSE4.1 kernels": {"ONEDNN_MAX_CPU_ISA": "SSE41"},
+                "one thread": {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}}
+
+
+@pytest.mark.parametrize("variant", sorted(CPU_VARIANTS))
+def test_expected_values_hold_on_other_kernels_and_thread_counts(variant):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, **CPU_VARIANTS[variant]}
+    run = subprocess.run([sys.executable, "-m", "course_utils.expected", "--check", "--verbose"], env=env,
+                         capture_output=True, text=True, timeout=1200)
+    assert run.returncode == 0, f"the drift test fails with {variant}:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
+
+
+def test_a_one_line_change_of_a_solution_fails_the_drift_test():
+    """Round-off passes the drift test; a small real change of a solution does not."""
+    from course_utils.checks import load_expected
+    from course_utils.exercises import exercises_for
+    from course_utils.expected import DRIFT_SHARE, drift
+
+    namespace = solution_functions("01_filters")
+    exercise = next(ex for ex in exercises_for("01_filters") if ex.function == "cross_correlate")
+    stored = load_expected("01_filters", "cross_correlate")
+    cases = exercise.cases(0)
+
+    def outputs(function):
+        return [encode_output(function(**case.kwargs)) for case in cases]
+
+    assert drift(stored, outputs(namespace["cross_correlate"])) <= DRIFT_SHARE * exercise.rtol
+    # One line changed: the kernel's last column is left out of the sum.
+    def changed(image, kernel):
+        kh, kw = kernel.shape
+        out = torch.zeros(image.shape[0] - kh + 1, image.shape[1] - kw + 1, dtype=image.dtype)
+        for i in range(kh):
+            for j in range(kw - 1):
+                out += kernel[i, j] * image[i:i + out.shape[0], j:j + out.shape[1]]
+        return out
+
+    assert drift(stored, outputs(changed)) > DRIFT_SHARE * exercise.rtol
+    # A change in the 4th significant digit is also caught: 1e-4 relative is ten times the drift tolerance.
+    assert drift(stored, [[(k, a * (1 + 1e-4)) for k, a in case] for case in outputs(namespace["cross_correlate"])]) \
+        > DRIFT_SHARE * exercise.rtol
+
+
 # Independent checks of the solutions themselves, so that the expected values are known to be right.
 
 def test_solution_cross_correlate_equals_conv2d(solution01):
