@@ -1,5 +1,8 @@
 """Hooks as context managers: look at a network's activations, or change how its ReLUs backpropagate.
 
+``relu_rule_gradient`` uses the second to compute the input "gradient" of a class logit under the
+backprop, deconvnet or guided-backprop rule (notebook 06).
+
 Every hook is registered on entry and removed in a ``finally`` block, so nothing is
 left on the model after the ``with`` block, even when the block raises.
 """
@@ -11,7 +14,7 @@ from typing import Iterator, Sequence
 import torch
 from torch import nn
 
-__all__ = ["capture_activations", "relu_backward_rule", "layer_names", "get_layer", "RELU_RULES"]
+__all__ = ["capture_activations", "relu_backward_rule", "relu_rule_gradient", "layer_names", "get_layer", "RELU_RULES"]
 
 
 def layer_names(model: nn.Module) -> list[str]:
@@ -162,3 +165,37 @@ def relu_backward_rule(model: nn.Module, rule: str) -> Iterator[nn.Module]:
     finally:
         for module in patched:
             module.__dict__.pop("forward", None)
+
+
+def relu_rule_gradient(model: nn.Module, inputs: torch.Tensor, target, rule: str) -> torch.Tensor:
+    """The input "gradient" of the target class's logit, with every ReLU's backward pass following ``rule``.
+
+    With ``rule="backprop"`` it is the true gradient; with ``"deconvnet"`` it is the deconvnet's
+    projection of the logit back to the input (Zeiler & Fergus, "Visualizing and understanding
+    convolutional networks", ECCV 2014); with ``"guided"`` it is guided backpropagation (Springenberg,
+    Dosovitskiy, Brox, Riedmiller, "Striving for simplicity: the all convolutional net", ICLR workshop
+    2015). The rules are those of ``relu_backward_rule``; only ``nn.ReLU`` modules follow them.
+
+    Args:
+        model: a classifier returning logits ``(N, K)``, built from ``nn.ReLU`` modules (in place or not).
+        inputs: ``(N, C, H, W)`` float images (not changed, no ``.grad`` left on them).
+        target: ``(N,)`` int64 class indices (or one int for every image).
+        rule: one of ``RELU_RULES``: ``"backprop"``, ``"deconvnet"`` or ``"guided"``.
+
+    Returns:
+        ``(N, C, H, W)``, signed, detached: one value per input entry and colour channel.
+    """
+    if not isinstance(inputs, torch.Tensor) or inputs.dim() != 4 or not inputs.is_floating_point():
+        got = f"shape {tuple(inputs.shape)} and dtype {inputs.dtype}" if isinstance(inputs, torch.Tensor) else type(inputs).__name__
+        raise ValueError(f"inputs must be a float tensor of shape (N, C, H, W), got {got}.")
+    target = torch.as_tensor(target)
+    if target.dim() == 0:
+        target = target.expand(len(inputs))
+    if target.shape != (len(inputs),) or target.is_floating_point():
+        raise ValueError(f"target must hold one integer class index per image, shape ({len(inputs)},), got shape {tuple(target.shape)}.")
+    target = target.long().to(inputs.device)
+    x = inputs.detach().clone().requires_grad_(True)
+    with relu_backward_rule(model, rule):
+        score = model(x).gather(1, target[:, None]).sum()
+        (grad,) = torch.autograd.grad(score, x)
+    return grad.detach()
