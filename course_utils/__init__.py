@@ -3,24 +3,33 @@
 Notebooks import what they need by name, e.g. ``from course_utils import load_model, show_heatmap``.
 Each name lives in a module with one job:
 
-* ``device``: ``get_device``, ``seed_everything``, ``progress``
+* ``device``: ``get_device``, ``seed_everything``, ``progress``, ``use_threads`` (called on import: see
+  ``default_threads`` for why the workbook leaves cores free)
 * ``data`` and ``shapes``: ``load_mnist``, ``load_shapes``, ``load_image``
 * ``models`` and ``imagenet``: ``load_model`` and the optional ImageNet models
 * ``hooks``: ``capture_activations``, ``relu_backward_rule``
 * ``plotting``: ``show_images``, ``show_filters``, ``show_heatmap``
 * ``widgets``: ``interactive_plot`` and its controls
 * ``checks``: ``check``, the exercises' self-checks
+* ``optimize``: ``optimize_input``, ``noise_images``, ``random_shift``, ``gaussian_blur`` (optimizing the input)
 * ``attribution``: ``gradient_x_input``, ``lrp``, ``cascading_randomization``, ``pointing_game``, ...
+* ``textures``: ``load_texture``, ``swirl_painting``, feature extractors, ``optimize_image`` (notebook 10)
+* ``spectrum``: ``power_spectrum``, ``high_frequency_share``, ``grid_energy`` (notebook 09)
 """
 from .attribution import (LRP_RULES, cascading_randomization, gradient_x_input, lrp, lrp_relevances, parameter_layers,
                           pointing_game, positive_share_inside, rank_correlation, resize_attribution)
 from .checks import CheckResult, ExerciseCheckFailed, check
 from .data import IMAGE_NAMES, load_image, load_mnist
-from .device import get_device, progress, seed_everything
+from .device import default_threads, get_device, progress, seed_everything, use_threads
 from .hooks import RELU_RULES, capture_activations, get_layer, layer_names, relu_backward_rule
 from .models import MODEL_NAMES, load_model
+from .optimize import gaussian_blur, noise_images, optimize_input, random_shift
 from .plotting import show_filters, show_heatmap, show_images, to_numpy_image
 from .shapes import SHAPE_CLASSES, load_shapes, make_shapes
+from .textures import (TEXTURE_NAMES, OptimizationResult, RandomMultiScaleNet, colour_distance, layer_features,
+                       load_texture, optimize_image, out_of_range, shapes_extractor, spectrum_distance, swirl_painting,
+                       anisotropic_tv, vgg19_extractor)
+from .spectrum import grid_energy, high_frequency_share, power_spectrum
 from .widgets import dropdown, float_slider, int_slider, interactive_plot, toggle_buttons
 
 __all__ = [
@@ -28,13 +37,20 @@ __all__ = [
     "gradient_x_input", "lrp", "lrp_relevances", "LRP_RULES", "cascading_randomization", "parameter_layers",
     "pointing_game", "positive_share_inside", "rank_correlation", "resize_attribution",
     "load_mnist", "load_image", "IMAGE_NAMES", "load_shapes", "make_shapes", "SHAPE_CLASSES",
-    "get_device", "seed_everything", "progress",
+    "get_device", "seed_everything", "progress", "use_threads", "default_threads",
     "capture_activations", "relu_backward_rule", "RELU_RULES", "layer_names", "get_layer",
+    "optimize_input", "noise_images", "random_shift", "gaussian_blur",
     "load_model", "MODEL_NAMES", "IMAGENET_MODELS", "ImageNetWeightsUnavailable", "imagenet_available",
     "imagenet_classes", "imagenet_normalize", "imagenet_denormalize", "imagenet_preprocess", "load_imagenet_model",
     "show_images", "show_filters", "show_heatmap", "to_numpy_image",
+    "power_spectrum", "high_frequency_share", "grid_energy",
     "int_slider", "float_slider", "dropdown", "toggle_buttons", "interactive_plot",
+    "TEXTURE_NAMES", "swirl_painting", "load_texture", "shapes_extractor", "RandomMultiScaleNet", "vgg19_extractor",
+    "layer_features", "anisotropic_tv", "out_of_range", "optimize_image", "OptimizationResult", "spectrum_distance",
+    "colour_distance",
 ]
+
+use_threads()  # small networks: leave cores free (see device.default_threads)
 
 # The ImageNet names are imported on first use, so that `python -m course_utils.imagenet` does not
 # import its own module twice (Python warns about that).

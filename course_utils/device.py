@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-__all__ = ["get_device", "seed_everything", "progress"]
+__all__ = ["get_device", "seed_everything", "progress", "default_threads", "use_threads"]
 
 
 def get_device(prefer: str | None = None) -> torch.device:
@@ -29,6 +29,48 @@ def get_device(prefer: str | None = None) -> torch.device:
     if choice == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("A CUDA device was asked for but none is available: use 'cpu' or leave the choice to get_device().")
     return torch.device(choice)
+
+
+def default_threads(cpu_count: int | None = None) -> int:
+    """How many threads PyTorch should use on the CPU for this workbook's small networks.
+
+    Half the cores, at most 4, at least 1: one on a 2-core laptop. The networks here are small, so
+    a parallel region is short, and OpenMP makes every thread wait at its end for the slowest one:
+    when another program holds a core, a thread that shares that core is descheduled and each of
+    thousands of small operations waits for it (measured: a notebook's tiny training loop 6x
+    slower with 2 threads than with 1 with a busy core beside it). Leaving cores free avoids that.
+    The environment variable ``COURSE_THREADS`` overrides it.
+
+    Args:
+        cpu_count: the number of cores (default: ``os.cpu_count()``).
+
+    Returns:
+        The number of threads.
+    """
+    chosen = os.environ.get("COURSE_THREADS", "").strip()
+    if chosen:
+        if not chosen.isdigit() or int(chosen) < 1:
+            raise ValueError(f"COURSE_THREADS must be a positive integer, got {chosen!r}.")
+        return int(chosen)
+    cpus = cpu_count if cpu_count is not None else (os.cpu_count() or 1)
+    return max(1, min(4, cpus // 2))
+
+
+def use_threads(threads: int | None = None) -> int:
+    """Set PyTorch's CPU thread count (``default_threads()`` when ``None``); ``course_utils`` calls it on import.
+
+    Args:
+        threads: a positive integer, or ``None`` for ``default_threads()``.
+
+    Returns:
+        The thread count now in force.
+    """
+    threads = default_threads() if threads is None else threads
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+        raise ValueError(f"threads must be a positive integer, got {threads!r}.")
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    return threads
 
 
 def seed_everything(seed: int = 0) -> int:

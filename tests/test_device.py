@@ -143,4 +143,42 @@ def test_progress_passes_other_tqdm_options_on(monkeypatch):
     bar = progress(range(10), desc="epochs", unit="batch", leave=True, file=out)
     assert list(bar) == list(range(10))
     assert bar.leave is True and "epochs" in out.getvalue() and "10/10" in out.getvalue() and "batch" in out.getvalue()
-    assert dev.__all__ == ["get_device", "seed_everything", "progress"]
+    assert dev.__all__ == ["get_device", "seed_everything", "progress", "default_threads", "use_threads"]
+
+
+# ---------------------------------------------------------------------------- threads
+
+@pytest.mark.parametrize("cpus, threads", [(1, 1), (2, 1), (4, 2), (8, 4), (64, 4)])
+def test_default_threads_leave_cores_free(monkeypatch, cpus, threads):
+    monkeypatch.delenv("COURSE_THREADS", raising=False)
+    assert dev.default_threads(cpus) == threads
+
+
+def test_course_threads_overrides_and_bad_values_are_named(monkeypatch):
+    monkeypatch.setenv("COURSE_THREADS", "3")
+    assert dev.default_threads(2) == 3
+    monkeypatch.setenv("COURSE_THREADS", "many")
+    with pytest.raises(ValueError, match="COURSE_THREADS must be a positive integer, got 'many'"):
+        dev.default_threads()
+
+
+def test_use_threads_sets_torch_and_rejects_bad_counts():
+    before = torch.get_num_threads()
+    try:
+        assert dev.use_threads(1) == 1 and torch.get_num_threads() == 1
+        with pytest.raises(ValueError, match="threads must be a positive integer"):
+            dev.use_threads(0)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_importing_course_utils_applies_the_default(monkeypatch):
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in __import__("os").environ.items() if k not in ("COURSE_THREADS", "OMP_NUM_THREADS")}
+    out = subprocess.run([sys.executable, "-c", "import course_utils, torch; print(torch.get_num_threads(), "
+                          "course_utils.default_threads())"], env=env, capture_output=True, text=True, check=True)
+    got, expected = out.stdout.split()
+    assert got == expected
