@@ -4,8 +4,9 @@ Every method has the workbook's one signature, ``method(model, inputs, target, *
 returns one map per image:
 
 * ``gradient_x_input``: the input times the gradient of the target's logit (Shrikumar et al. 2016);
-* ``lrp``: layer-wise relevance propagation with the epsilon or alpha1-beta0 rule (Bach et al. 2015),
-  and ``lrp_relevances`` for the relevance that reaches each layer (to check that it is conserved);
+* ``lrp``: layer-wise relevance propagation with the epsilon, alpha1-beta0 or alpha2-beta1 rule (Bach et
+  al. 2015), max-pools sending relevance to the winner or in proportion to the pooled activations, and
+  ``lrp_relevances`` for the relevance that reaches each layer (to check that it is conserved);
 * ``cascading_randomization``: copies of a model whose layers are re-initialised from the top down,
   for the sanity check of Adebayo et al. (2018);
 * ``pointing_game`` and ``positive_share_inside``: how well a map agrees with a true object mask.
@@ -23,9 +24,11 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["gradient_x_input", "lrp", "lrp_relevances", "LRP_RULES", "cascading_randomization",
-           "parameter_layers", "resize_attribution", "pointing_game", "positive_share_inside", "rank_correlation"]
+           "parameter_layers", "resize_attribution", "pointing_game", "positive_share_inside", "rank_correlation",
+           "MAX_POOL_RULES"]
 
-LRP_RULES = ("epsilon", "alpha1beta0")
+LRP_RULES = ("epsilon", "alpha1beta0", "alpha2beta1")
+MAX_POOL_RULES = ("winner", "proportional")
 
 
 def _check_call(model, inputs, target) -> torch.Tensor:
@@ -97,29 +100,45 @@ def _stabilize(z: torch.Tensor, epsilon: float) -> torch.Tensor:
     return z + epsilon * torch.where(z >= 0, 1.0, -1.0)
 
 
-def _relevance_step(layer: nn.Module, a: torch.Tensor, relevance: torch.Tensor, rule: str, epsilon: float) -> torch.Tensor:
+def _apply_weights(layer: nn.Module, a: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """The layer's linear map with other weights and no bias: ``z_k = sum_j a_j weight_jk``."""
+    if isinstance(layer, nn.Linear):
+        return F.linear(a, weight)
+    return F.conv2d(a, weight, None, layer.stride, layer.padding, layer.dilation, layer.groups)
+
+
+def _share(z: torch.Tensor, a: torch.Tensor, relevance: torch.Tensor) -> torch.Tensor:
+    """``R_j = a_j sum_k (dz_k / da_j) R_k / z_k``: each output's relevance split in proportion to ``a_j dz_k/da_j``."""
+    s = (relevance / z).detach()
+    (c,) = torch.autograd.grad(z, a, grad_outputs=s)
+    return a * c
+
+
+def _relevance_step(layer: nn.Module, a: torch.Tensor, relevance: torch.Tensor, rule: str, epsilon: float,
+                    max_pool: str = "winner") -> torch.Tensor:
     """Send the relevance at a layer's output back to its input ``a`` (the 'gradient trick' of Montavon et al. 2019)."""
     if isinstance(layer, _PASS_THROUGH):
         return relevance.reshape(a.shape)  # ReLU, Flatten, Dropout in eval mode: relevance passes unchanged
     a = a.detach().clone().requires_grad_(True)
-    if isinstance(layer, _POOLS):
-        z = _stabilize(layer(a), 1e-9)
+    if isinstance(layer, nn.MaxPool2d) and max_pool == "proportional":
+        # Each pooled output's relevance split over its window in proportion to the activations (a sum-pool).
+        z = F.avg_pool2d(a, layer.kernel_size, layer.stride, layer.padding, ceil_mode=layer.ceil_mode)
+        out = _share(_stabilize(z, 1e-9), a, relevance)
+    elif isinstance(layer, _POOLS):
+        out = _share(_stabilize(layer(a), 1e-9), a, relevance)  # a max-pool: everything to the winner
     elif rule == "epsilon":
-        z = _stabilize(layer(a), epsilon)
-    else:  # alpha1beta0: positive weights only, no bias; inputs a >= 0 (images in [0, 1], ReLU outputs)
-        w_plus = layer.weight.detach().clamp(min=0)
-        if isinstance(layer, nn.Linear):
-            z = F.linear(a, w_plus)
-        else:
-            z = F.conv2d(a, w_plus, None, layer.stride, layer.padding, layer.dilation, layer.groups)
-        z = _stabilize(z, 1e-9)
-    s = (relevance / z).detach()
-    (c,) = torch.autograd.grad(z, a, grad_outputs=s)
-    return (a * c).detach()
+        out = _share(_stabilize(layer(a), epsilon), a, relevance)
+    else:  # alpha-beta: positive and negative contributions apart, no bias; inputs a >= 0 (pixels in [0, 1], ReLU outputs)
+        alpha, beta = (1.0, 0.0) if rule == "alpha1beta0" else (2.0, 1.0)
+        weight = layer.weight.detach()
+        out = alpha * _share(_apply_weights(layer, a, weight.clamp(min=0)) + 1e-9, a, relevance)
+        if beta:
+            out = out - beta * _share(_apply_weights(layer, a, weight.clamp(max=0)) - 1e-9, a, relevance)
+    return out.detach()
 
 
 def lrp_relevances(model: nn.Module, inputs: torch.Tensor, target, rule: str = "epsilon",
-                   epsilon: float = 0.25) -> list[tuple[str, torch.Tensor]]:
+                   epsilon: float = 0.25, max_pool: str = "winner") -> list[tuple[str, torch.Tensor]]:
     """Layer-wise relevance propagation, keeping the relevance that reaches the input of every layer.
 
     The output relevance is the target class's logit (every other output gets 0). A linear or
@@ -127,10 +146,15 @@ def lrp_relevances(model: nn.Module, inputs: torch.Tensor, target, rule: str = "
 
     * ``"epsilon"``: ``R_j = sum_k a_j w_jk / (z_k + epsilon sign(z_k)) R_k``;
     * ``"alpha1beta0"``: ``R_j = sum_k a_j w_jk^+ / (sum_j a_j w_jk^+) R_k`` (positive weights only,
-      bias ignored), which conserves relevance exactly when every ``a_j >= 0``.
+      bias ignored), which conserves relevance exactly when every ``a_j >= 0``;
+    * ``"alpha2beta1"``: ``R_j = sum_k (2 a_j w_jk^+ / sum_j a_j w_jk^+  -  a_j w_jk^- / sum_j a_j w_jk^-) R_k``
+      (bias ignored), which conserves relevance (2 - 1 = 1) at every unit that has both positive and
+      negative contributions, and lets negative evidence through as negative relevance.
 
-    Pooling layers use the same formula with their own weights (a max-pool sends everything to the
-    maximum); ReLU, Flatten and Dropout pass relevance through unchanged.
+    Average pools use the epsilon formula with their own weights. A max-pool sends each output's
+    relevance to the input that won (``max_pool="winner"``) or splits it over its window in
+    proportion to the activations (``max_pool="proportional"``), the two options in Solberg's
+    lecture. ReLU, Flatten and Dropout pass relevance through unchanged.
 
     Bach, Binder, Montavon, Klauschen, Müller, Samek, "On pixel-wise explanations for non-linear
     classifier decisions by layer-wise relevance propagation", PLoS ONE 10(7), 2015; Montavon, Binder,
@@ -143,6 +167,7 @@ def lrp_relevances(model: nn.Module, inputs: torch.Tensor, target, rule: str = "
         target: ``(N,)`` int64 class indices (or one int).
         rule: one of ``LRP_RULES``.
         epsilon: the stabilizer of the epsilon rule (in units of the layer's pre-activations).
+        max_pool: one of ``MAX_POOL_RULES``, how a max-pool passes relevance back.
 
     Returns:
         A list of ``(name, relevance)`` from the output down to the input: ``("output", (N, K))``, then
@@ -151,6 +176,8 @@ def lrp_relevances(model: nn.Module, inputs: torch.Tensor, target, rule: str = "
     target = _check_call(model, inputs, target)
     if rule not in LRP_RULES:
         raise ValueError(f"Unknown LRP rule {rule!r}: use one of {', '.join(LRP_RULES)}.")
+    if max_pool not in MAX_POOL_RULES:
+        raise ValueError(f"Unknown max-pool rule {max_pool!r}: use one of {', '.join(MAX_POOL_RULES)}.")
     if not epsilon >= 0:
         raise ValueError(f"epsilon must be a number >= 0, got {epsilon}.")
     if model.training:
@@ -164,22 +191,23 @@ def lrp_relevances(model: nn.Module, inputs: torch.Tensor, target, rule: str = "
     relevance = torch.zeros_like(logits).scatter(1, target[:, None], logits.gather(1, target[:, None]))
     out = [("output", relevance)]
     for (name, layer), a in zip(reversed(layers), reversed(activations[:-1])):
-        relevance = _relevance_step(layer, a, relevance, rule, epsilon)
+        relevance = _relevance_step(layer, a, relevance, rule, epsilon, max_pool)
         out.append((name, relevance))
     return out
 
 
-def lrp(model: nn.Module, inputs: torch.Tensor, target, rule: str = "epsilon", epsilon: float = 0.25) -> torch.Tensor:
+def lrp(model: nn.Module, inputs: torch.Tensor, target, rule: str = "epsilon", epsilon: float = 0.25,
+        max_pool: str = "winner") -> torch.Tensor:
     """Layer-wise relevance propagation (Bach et al. 2015) down to the pixels, summed over colour channels.
 
     Args:
-        model, inputs, target, rule, epsilon: as in ``lrp_relevances``.
+        model, inputs, target, rule, epsilon, max_pool: as in ``lrp_relevances``.
 
     Returns:
         ``(N, H, W)`` signed relevance; with ``rule="alpha1beta0"`` it is >= 0 and each image's map
         sums to its target logit when that logit is positive.
     """
-    return lrp_relevances(model, inputs, target, rule=rule, epsilon=epsilon)[-1][1].sum(dim=1)
+    return lrp_relevances(model, inputs, target, rule=rule, epsilon=epsilon, max_pool=max_pool)[-1][1].sum(dim=1)
 
 
 # ---------------------------------------------------------------------------- sanity check

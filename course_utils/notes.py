@@ -4,7 +4,10 @@ This is what an instructor puts online after class. Each notebook in ``solutions
 bottom in a fresh kernel (as nbval runs it); its sliders and dropdowns are drawn once, at their
 default values, into the cell's own output (``COURSE_STATIC_WIDGETS=1``, see ``widgets``), and
 progress bars are off (``COURSE_QUIET=1``), so the page needs no running kernel and no widget
-JavaScript. The repository's notebooks are never written.
+JavaScript. The math is typeset by a copy of MathJax 2 (from the ``jupyter-server-mathjax`` package,
+installed with the project) that the build puts in ``mathjax/`` beside the pages and that the pages
+load by a relative link, so the notes render offline, from a folder or any web server. The
+repository's notebooks are never written.
 
 Usage::
 
@@ -18,6 +21,7 @@ import argparse
 import html
 import os
 import re
+import shutil
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -28,10 +32,38 @@ import nbformat
 from .paths import ROOT, solutions_dir
 from .widgets import STATIC_ENV
 
-__all__ = ["lecture_info", "execute_notebook", "build_notes"]
+__all__ = ["lecture_info", "execute_notebook", "build_notes", "mathjax_source", "MATHJAX_DIR", "MATHJAX_URL"]
 
 DEFAULT_OUT = ROOT / "build" / "notes"
 CELL_TIMEOUT = 600  # seconds; a notebook's budget is 60 s in all
+MATHJAX_DIR = "mathjax"  # beside the pages
+# MathJax 2's TeX input and HTML-CSS output with the web fonts the package ships (STIX-Web), and the Safe extension.
+MATHJAX_URL = f"{MATHJAX_DIR}/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
+_MATHJAX_FONTS = """<script type="text/x-mathjax-config">
+MathJax.Hub.Config({"HTML-CSS": {availableFonts: [], webFont: "STIX-Web", imageFont: null, preferredFont: null}});
+</script>
+"""
+
+
+def mathjax_source() -> Path:
+    """The folder of MathJax 2 files that ``jupyter-server-mathjax`` installs (it holds ``MathJax.js``)."""
+    try:
+        import jupyter_server_mathjax
+    except ImportError:
+        raise FileNotFoundError("The notes need MathJax from the package jupyter-server-mathjax, which is not installed: "
+                                "run make lab (or pip install -e .) to install the project's dependencies.") from None
+    folder = Path(jupyter_server_mathjax.__file__).parent / "static"
+    if not (folder / "MathJax.js").is_file():
+        raise FileNotFoundError(f"jupyter-server-mathjax is installed but {folder} holds no MathJax.js; reinstall it.")
+    return folder
+
+
+def _copy_mathjax(out_dir: Path) -> None:
+    """Put MathJax beside the pages (once: a complete copy of the same version is left as it is)."""
+    source, target = mathjax_source(), out_dir / MATHJAX_DIR
+    if (target / "MathJax.js").is_file() and (target / "MathJax.js").read_bytes() == (source / "MathJax.js").read_bytes():
+        return
+    shutil.copytree(source, target, dirs_exist_ok=True)
 
 
 def lecture_info(nb) -> dict:
@@ -72,7 +104,15 @@ def _export(path: Path, out_dir: Path) -> dict:
 
     start = time.perf_counter()
     nb = execute_notebook(path)
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb, resources={"metadata": {"name": path.stem}})
+    exporter = HTMLExporter(template_name="lab", mathjax_url=MATHJAX_URL)
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": path.stem}})
+    # The fonts this MathJax copy ships, configured before it starts (it reads x-mathjax-config blocks on start-up).
+    loader = f'<script src="{MATHJAX_URL}"> </script>'
+    if loader not in body:
+        raise RuntimeError(f"{path.name}: the HTML template did not load MathJax from {MATHJAX_URL}; the notes would show raw LaTeX.")
+    body = body.replace(loader, _MATHJAX_FONTS + loader, 1)
+    # require.js serves widget JavaScript, which these static pages do not hold; the template fetches it from a CDN.
+    body = body.replace(f'<script src="{exporter.require_js_url}"></script>', "", 1)
     page = out_dir / f"{path.stem}.html"
     page.write_text(body, encoding="utf-8")
     return {"stem": path.stem, "page": page.name, "seconds": time.perf_counter() - start, **lecture_info(nb)}
@@ -136,6 +176,7 @@ def build_notes(names: list[str] | None = None, out_dir: Path = DEFAULT_OUT, job
         raise FileNotFoundError(f"There are no notebooks in {solutions_dir()} to build notes from.")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    _copy_mathjax(out_dir)
     if jobs > 1:
         # Each kernel gets its share of the cores.
         os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))

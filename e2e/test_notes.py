@@ -72,3 +72,16 @@ def test_index_links_every_lecture_in_order(notes):
     assert hrefs == [f"{stem}.html" for stem in LECTURES], f"the index links {hrefs}"
     titles = re.findall(r'<a href="[^"]+">([^<]+)</a>', index.read_text(encoding="utf-8"))
     assert all(t.strip() and not t.endswith(".html") for t in titles), f"index titles: {titles}"
+
+
+def test_pages_render_their_math_offline(notes):
+    # MathJax is copied beside the pages and loaded by a relative link; no page loads a script from the internet.
+    assert (notes / "mathjax" / "MathJax.js").is_file(), "make notes did not copy MathJax beside the pages"
+    assert (notes / "mathjax" / "config" / "TeX-AMS-MML_HTMLorMML-full.js").is_file()
+    assert (notes / "mathjax" / "fonts" / "HTML-CSS" / "STIX-Web" / "woff").is_dir()
+    for stem in LECTURES:
+        text = (notes / f"{stem}.html").read_text(encoding="utf-8")
+        sources = re.findall(r'<script[^>]*\ssrc="([^"]*)"', text)
+        assert "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe" in sources, f"{stem}.html does not load the local MathJax"
+        remote = [s for s in sources if "://" in s or s.startswith("//")]
+        assert not remote, f"{stem}.html loads scripts from the internet: {remote}"

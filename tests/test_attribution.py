@@ -57,9 +57,13 @@ def _explicit_lrp(net, x, target, rule, eps):
                     contrib = a[n] * w[:, k]
                     z = contrib.sum() + b[k]
                     z = z + eps * (1 if z >= 0 else -1)
-                else:
+                elif rule == "alpha1beta0":
                     contrib = a[n] * np.maximum(w[:, k], 0)
                     z = contrib.sum() + 1e-9
+                else:  # alpha2beta1: positive and negative contributions, each normalized on its own
+                    positive, negative = a[n] * np.maximum(w[:, k], 0), a[n] * np.minimum(w[:, k], 0)
+                    res[n] += (2 * positive / (positive.sum() + 1e-9) - negative / (negative.sum() - 1e-9)) * r[n, k]
+                    continue
                 res[n] += contrib / z * r[n, k]
         return res
 
@@ -67,7 +71,7 @@ def _explicit_lrp(net, x, target, rule, eps):
     return step(a0, w1, b1, r1)
 
 
-@pytest.mark.parametrize("rule", ["epsilon", "alpha1beta0"])
+@pytest.mark.parametrize("rule", ["epsilon", "alpha1beta0", "alpha2beta1"])
 def test_lrp_matches_the_rule_written_as_sums(rule):
     net = _tiny_net()
     x = torch.rand(4, 6)[:, :, None, None]  # LRP takes images; a (N, 6, 1, 1) image is a vector
@@ -90,10 +94,50 @@ def test_alpha1beta0_conserves_relevance_layer_by_layer():
     assert (lrp(model, x, target, rule="alpha1beta0") >= -1e-6).all()
 
 
+def test_alpha2beta1_conserves_relevance_where_every_unit_has_both_signs():
+    # A dense network on inputs > 0 whose weights have both signs in every column: every unit gets positive and
+    # negative contributions, so 2 - 1 = 1 of its relevance goes down, at every layer.
+    torch.manual_seed(3)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(12, 8), nn.ReLU(), nn.Linear(8, 4)).eval()
+    with torch.no_grad():
+        net[1].bias.fill_(0.5)                                       # most hidden units on
+    x = 0.5 + torch.rand(5, 12, 1, 1)
+    target = torch.tensor([0, 1, 2, 3, 0])
+    out = lrp_relevances(net, x, target, rule="alpha2beta1")
+    hidden = torch.relu(net[1](x.flatten(1)))
+    assert (hidden > 0).float().mean() > 0.3, "the test needs active hidden units"
+    sums = [r.flatten(1).sum(1) for _, r in out]
+    for s in sums:
+        torch.testing.assert_close(s, sums[0], rtol=1e-4, atol=1e-5)
+    assert (out[-1][1] < 0).any(), "alpha2beta1 passes negative evidence as negative relevance"
+
+
+def test_proportional_max_pool_splits_relevance_by_activation():
+    # One 2x2 max-pool on a 4x4 map: each window's relevance is shared by its four inputs in proportion to them.
+    pool_net = nn.Sequential(nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4, 2)).eval()
+    x = torch.rand(2, 1, 4, 4) + 0.1
+    target = torch.tensor([0, 1])
+    relevances = dict(lrp_relevances(pool_net, x, target, rule="epsilon", epsilon=1e-9, max_pool="proportional"))
+    pooled_relevance = relevances["1"].reshape(2, 1, 2, 2)           # the relevance at the pool's output
+    expected = torch.zeros_like(x)
+    for n in range(2):
+        for r in range(2):
+            for c in range(2):
+                window = x[n, 0, 2 * r:2 * r + 2, 2 * c:2 * c + 2]
+                expected[n, 0, 2 * r:2 * r + 2, 2 * c:2 * c + 2] = window / window.sum() * pooled_relevance[n, 0, r, c]
+    torch.testing.assert_close(relevances["0"], expected, rtol=1e-5, atol=1e-7)
+    # The winner-take-all rule puts each window's relevance on its maximum alone.
+    winner = dict(lrp_relevances(pool_net, x, target, rule="epsilon", epsilon=1e-9))["0"]
+    assert ((winner != 0).reshape(2, 2, 2, 2, 2).sum(dim=(2, 4)) <= 1).all()
+    torch.testing.assert_close(winner.sum(dim=(1, 2, 3)), relevances["0"].sum(dim=(1, 2, 3)), rtol=1e-5, atol=1e-6)
+
+
 def test_lrp_errors(lenet):
     x = torch.rand(1, 1, 28, 28)
     with pytest.raises(ValueError, match="Unknown LRP rule"):
         lrp(lenet, x, torch.tensor([0]), rule="gamma")
+    with pytest.raises(ValueError, match="Unknown max-pool rule"):
+        lrp(lenet, x, torch.tensor([0]), max_pool="average")
     with pytest.raises(ValueError, match="one integer class index per image"):
         lrp(lenet, x, torch.tensor([0, 1]))
     with pytest.raises(ValueError, match="shape \\(N, C, H, W\\)"):
