@@ -151,3 +151,28 @@ def test_total_variation_of_a_ramp_is_the_closed_form(nb07):
         torch.testing.assert_close(nb07["total_variation"](ramp, beta),
                                    torch.tensor([(h - 1) * (w - 1) * (a * a + b * b) ** (beta / 2)]), rtol=1e-5, atol=1e-6)
     assert nb07["total_variation"](torch.full((1, 2, 4, 4), 0.7), 1.0).item() == 0.0
+
+
+# ---------------------------------------------------------------- the ImageNet section, with an untrained VGG-16
+
+def test_imagenet_section_runs_with_an_untrained_vgg16(nb07, monkeypatch):
+    import nbformat
+    import torchvision
+
+    from course_utils.paths import solutions_dir
+
+    nb = nbformat.read(solutions_dir() / "07_activation_maximization.ipynb", as_version=4)
+    sources = [c.source for c in nb.cells if c.cell_type == "code"]
+    helpers = next(s for s in sources if "def minus_edge_energy" in s)
+    section = next(s for s in sources if 'imagenet_available("vgg16")' in s)
+    assert "IMAGENET_SIZE, IMAGENET_STEPS = 128, 40" in section
+    shown = []
+    namespace = dict(nb07)
+    namespace.update(imagenet_available=lambda name: True, device=torch.device("cpu"),
+                     load_model=lambda name, device=None: torchvision.models.vgg16(weights=None).eval(),
+                     show_images=lambda images, **kwargs: shown.append((images, kwargs)))
+    exec(helpers, namespace)
+    exec(section.replace("IMAGENET_SIZE, IMAGENET_STEPS = 128, 40", "IMAGENET_SIZE, IMAGENET_STEPS = 32, 2"), namespace)
+    (images, kwargs), = shown
+    assert images.shape == (2, 3, 32, 32) and kwargs["titles"] == ["Samoyed", "paper towel"]
+    assert torch.isfinite(images).all()
