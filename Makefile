@@ -71,13 +71,19 @@ expected: $(STAMP)
 models: $(STAMP)
 	$(PY) -m course_utils.train lenet-mnist
 	$(PY) -m course_utils.train shapes-cnn
+	$(PY) -m course_utils.train lenet-mnist-b
+	$(PY) -m course_utils.train shapes-cnn-b
 
 weights: $(STAMP)
 	$(PY) -m course_utils.imagenet fetch $(or $(MODELS),squeezenet1_1 alexnet vgg16 vgg19)
 
 # Grading (instructors): see the README's "Grading" section. GRADE_ARGS passes more options.
+# Each student's process runs under bubblewrap (bwrap): installed here with apt-get when run as root.
 grade: $(STAMP)
 	@test -n "$(SUBMISSIONS)" || { echo "Usage: make grade SUBMISSIONS=path/to/submissions [OUT=grades.csv]"; exit 2; }
+	@command -v bwrap >/dev/null || [ "$$(id -u)" != 0 ] || { echo "Installing bubblewrap with apt-get (the grader's sandbox)"; apt-get install -y -q bubblewrap >/dev/null 2>&1; } \
+	  || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q bubblewrap >/dev/null 2>&1) \
+	  || echo "Could not install bubblewrap with apt-get; the grader will say what to do."
 	$(PY) -m grader "$(SUBMISSIONS)" --out "$(or $(OUT),grades.csv)" $(GRADE_ARGS)
 
 # The bundle students receive: notebooks/, course_utils/, data/, a student README and Makefile.

@@ -17,7 +17,9 @@ from course_utils.shapes import SHAPE_CLASSES
 
 __all__ = ["LeNet", "ShapesCNN", "MODEL_NAMES", "build_model", "checkpoint_path", "load_model"]
 
-MODEL_NAMES = ("lenet-mnist", "shapes-cnn")
+# "-b": a second copy of each network, same recipe, trained from another seed (an independent judge of
+# synthesized images in 07 and the target of transfer attacks in 08).
+MODEL_NAMES = ("lenet-mnist", "shapes-cnn", "lenet-mnist-b", "shapes-cnn-b")
 _IMAGENET_FALLBACK = ("squeezenet1_1", "alexnet", "vgg16", "vgg19")  # if course_utils.imagenet is absent
 
 
@@ -122,7 +124,7 @@ class ShapesCNN(nn.Module):
         return self.classifier(self.features(inputs))
 
 
-_ARCHITECTURES = {"lenet-mnist": LeNet, "shapes-cnn": ShapesCNN}
+_ARCHITECTURES = {"lenet-mnist": LeNet, "shapes-cnn": ShapesCNN, "lenet-mnist-b": LeNet, "shapes-cnn-b": ShapesCNN}
 
 
 def build_model(name: str) -> nn.Module:

@@ -4,6 +4,7 @@ Usage::
 
     python -m course_utils.train lenet-mnist [--out PATH] [--epochs E] [--seed S] [--force]
     python -m course_utils.train shapes-cnn  [--out PATH] [--epochs E] [--seed S] [--force]
+    python -m course_utils.train lenet-mnist-b / shapes-cnn-b   (the same recipes, seed 1)
 
 Both runs are seeded (weights, data order, augmentation) and use deterministic algorithms, so the
 same machine and PyTorch version give the same weights again. On a 2-core CPU ``lenet-mnist``
@@ -29,13 +30,21 @@ from course_utils.device import progress, seed_everything
 from course_utils.models import MODEL_NAMES, build_model, checkpoint_path
 from course_utils.shapes import SHAPES_SEEDS, load_shapes, make_shapes
 
-__all__ = ["TRAIN_SETTINGS", "accuracy", "train_model", "save_state_dict", "main"]
+__all__ = ["TRAIN_SETTINGS", "DEFAULT_SEEDS", "accuracy", "train_model", "save_state_dict", "main"]
 
 # Per model: epochs, batch size, peak learning rate, weight decay.
 TRAIN_SETTINGS = {
     "lenet-mnist": {"epochs": 30, "batch_size": 64, "lr": 3e-3, "weight_decay": 5e-4},
     "shapes-cnn": {"epochs": 12, "batch_size": 64, "lr": 3e-3, "weight_decay": 1e-4},
 }
+# The "-b" copies: the same recipe as the model they copy, trained from another seed.
+TRAIN_SETTINGS.update({f"{name}-b": dict(TRAIN_SETTINGS[name]) for name in ("lenet-mnist", "shapes-cnn")})
+DEFAULT_SEEDS = {"lenet-mnist-b": 1, "shapes-cnn-b": 1}  # every other model: seed 0
+
+
+def _is_lenet(name: str) -> bool:
+    """Whether ``name`` is trained on MNIST digits (LeNet) rather than on the shapes."""
+    return name.startswith("lenet-mnist")
 _EXTRA_SHAPES_SEED = 1000  # fresh training shapes of epoch e use seed 1000 + e; never a split's seed
 _EXTRA_SHAPES_PER_EPOCH = 5000
 
@@ -85,7 +94,7 @@ def _random_flips(images: torch.Tensor, generator: torch.Generator) -> torch.Ten
 
 def _epoch_data(name: str, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The training inputs and labels of one epoch: the fixed training split, plus fresh shapes for shapes-cnn."""
-    if name == "lenet-mnist":
+    if _is_lenet(name):
         return load_mnist("train")
     images, labels, _ = load_shapes("train")
     extra_seed = _EXTRA_SHAPES_SEED + epoch
@@ -96,20 +105,20 @@ def _epoch_data(name: str, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _epoch_size(name: str) -> int:
     """How many training examples one epoch of ``_epoch_data`` holds."""
-    if name == "lenet-mnist":
+    if _is_lenet(name):
         return len(load_mnist("train")[1])
     return len(load_shapes("train")[1]) + _EXTRA_SHAPES_PER_EPOCH
 
 
 def _test_data(name: str) -> tuple[torch.Tensor, torch.Tensor]:
     """The held-out test inputs and labels of a model."""
-    if name == "lenet-mnist":
+    if _is_lenet(name):
         return load_mnist("test")
     images, labels, _ = load_shapes("test")
     return images, labels
 
 
-def train_model(name: str, epochs: int | None = None, seed: int = 0) -> tuple[nn.Module, dict]:
+def train_model(name: str, epochs: int | None = None, seed: int | None = None) -> tuple[nn.Module, dict]:
     """Train a local model from scratch on the CPU with AdamW and a one-cycle learning-rate schedule.
 
     ``lenet-mnist`` trains on the 4,000 MNIST training digits with small random shifts, rotations
@@ -119,7 +128,8 @@ def train_model(name: str, epochs: int | None = None, seed: int = 0) -> tuple[nn
     Args:
         name: one of ``MODEL_NAMES``.
         epochs: passes over the training data; ``None`` uses ``TRAIN_SETTINGS[name]["epochs"]``.
-        seed: seeds the weights, the data order and the augmentation.
+        seed: seeds the weights, the data order and the augmentation; ``None`` uses the shipped
+            weights' seed (``DEFAULT_SEEDS``, else 0).
 
     Returns:
         ``(model, info)``: the trained model in eval mode on the CPU, and a dict with ``"seconds"``
@@ -128,6 +138,7 @@ def train_model(name: str, epochs: int | None = None, seed: int = 0) -> tuple[nn
     if name not in MODEL_NAMES:
         raise ValueError(f"Unknown local model {name!r}: use one of {', '.join(MODEL_NAMES)}.")
     settings = TRAIN_SETTINGS[name]
+    seed = DEFAULT_SEEDS.get(name, 0) if seed is None else int(seed)
     epochs = settings["epochs"] if epochs is None else int(epochs)
     if epochs <= 0:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}.")
@@ -151,7 +162,7 @@ def train_model(name: str, epochs: int | None = None, seed: int = 0) -> tuple[nn
             for step in range(steps_per_epoch):
                 batch = order[step * batch_size:(step + 1) * batch_size]
                 x, y = inputs[batch], labels[batch]
-                x = _random_affine(x, generator) if name == "lenet-mnist" else _random_flips(x, generator)
+                x = _random_affine(x, generator) if _is_lenet(name) else _random_flips(x, generator)
                 loss = F.cross_entropy(model(x.contiguous(memory_format=torch.channels_last)), y)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -201,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("name", choices=MODEL_NAMES, help="the model to train")
     parser.add_argument("--out", type=Path, default=None, help="where to write the state_dict (default: data/models/NAME.pt)")
     parser.add_argument("--epochs", type=int, default=None, help="passes over the training data (default: per model)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0, the shipped weights)")
+    parser.add_argument("--seed", type=int, default=None, help="random seed (default: the shipped weights' seed: 1 for the -b copies, else 0)")
     parser.add_argument("--force", action="store_true", help="replace an existing file with different weights")
     args = parser.parse_args(argv)
     out = args.out if args.out is not None else checkpoint_path(args.name)

@@ -15,7 +15,7 @@ SHAPES_FEATURES = ["conv1_1", "relu1_1", "conv1_2", "relu1_2", "pool1", "conv2_1
 
 
 def test_model_names():
-    assert MODEL_NAMES == ("lenet-mnist", "shapes-cnn")
+    assert MODEL_NAMES == ("lenet-mnist", "shapes-cnn", "lenet-mnist-b", "shapes-cnn-b")
 
 
 def test_lenet_layers_and_output():
@@ -71,14 +71,35 @@ def test_shipped_checkpoints_are_small_state_dicts(name):
     assert set(state) == set(models.build_model(name).state_dict())
 
 
-def test_shipped_lenet_reaches_97_percent_on_mnist_test():
+@pytest.mark.parametrize("name", ["lenet-mnist", "lenet-mnist-b"])
+def test_shipped_lenet_reaches_97_percent_on_mnist_test(name):
     images, labels = load_mnist("test")
-    assert train.accuracy(load_model("lenet-mnist", "cpu"), images, labels) >= 0.97
+    assert train.accuracy(load_model(name, "cpu"), images, labels) >= 0.97
 
 
-def test_shipped_shapes_cnn_reaches_95_percent_on_shapes_test():
+@pytest.mark.parametrize("name", ["shapes-cnn", "shapes-cnn-b"])
+def test_shipped_shapes_cnn_reaches_95_percent_on_shapes_test(name):
     images, labels, _ = load_shapes("test")
-    assert train.accuracy(load_model("shapes-cnn", "cpu"), images, labels) >= 0.95
+    assert train.accuracy(load_model(name, "cpu"), images, labels) >= 0.95
+
+
+@pytest.mark.parametrize("name", ["lenet-mnist", "shapes-cnn"])
+def test_the_b_copy_is_an_independent_network(name):
+    """Same architecture, another seed: different weights, yet it agrees with the first copy on most test images."""
+    first, second = load_model(name, "cpu"), load_model(f"{name}-b", "cpu")
+    assert type(first) is type(second)
+    assert all(not torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values())
+               if a.numel() > 1)
+    images = load_mnist("test")[0] if name == "lenet-mnist" else load_shapes("test")[0]
+    with torch.no_grad():
+        agree = (first(images).argmax(1) == second(images).argmax(1)).float().mean().item()
+    assert agree >= 0.95
+
+
+def test_the_b_copies_default_to_seed_1():
+    assert train.DEFAULT_SEEDS == {"lenet-mnist-b": 1, "shapes-cnn-b": 1}
+    assert train.TRAIN_SETTINGS["lenet-mnist-b"] == train.TRAIN_SETTINGS["lenet-mnist"]
+    assert train.TRAIN_SETTINGS["shapes-cnn-b"] == train.TRAIN_SETTINGS["shapes-cnn"]
 
 
 def test_accuracy_matches_a_plain_loop():
@@ -136,7 +157,7 @@ def test_save_state_dict_refuses_to_overwrite_different_weights(tmp_path):
 
 
 def test_train_rejects_bad_arguments():
-    with pytest.raises(ValueError, match="lenet-mnist, shapes-cnn"):
+    with pytest.raises(ValueError, match="lenet-mnist, shapes-cnn, lenet-mnist-b, shapes-cnn-b"):
         train.train_model("vgg16")
     with pytest.raises(ValueError, match="epochs must be a positive integer"):
         train.train_model("lenet-mnist", epochs=0)
