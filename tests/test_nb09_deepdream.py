@@ -1,0 +1,170 @@
+"""Notebook 09: the solution's dream step and octave loop against independent computations.
+
+dream_step is compared with a plain-numpy-free re-derivation: the gradient of 0.5 ||h||^2 taken by
+autograd on a network split by hand, with the shift applied by index arithmetic instead of torch.roll;
+dream_octaves against a loop written from the notebook's description, and against closed forms on a
+network whose layer is the identity.
+"""
+from collections import OrderedDict
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from course_utils import load_image, load_model, load_shapes
+from course_utils.expected import solution_functions
+
+
+@pytest.fixture(scope="module")
+def nb09():
+    return solution_functions("09_deepdream")
+
+
+@pytest.fixture(scope="module")
+def trunk():
+    return load_model("shapes-cnn", device="cpu").features
+
+
+def tiny_trunk(seed=0, channels=3):
+    torch.manual_seed(seed)
+    return nn.Sequential(OrderedDict([
+        ("conv1", nn.Conv2d(channels, 5, 3, padding=1)), ("relu1", nn.ReLU()), ("pool1", nn.MaxPool2d(2)),
+        ("conv2", nn.Conv2d(5, 4, 3, padding=1)), ("relu2", nn.ReLU()),
+    ])).eval()
+
+
+def shift(image, dy, dx):
+    """Circular shift by index arithmetic: out[..., i, j] = image[..., (i - dy) % H, (j - dx) % W]."""
+    h, w = image.shape[-2:]
+    rows = (torch.arange(h) - dy) % h
+    cols = (torch.arange(w) - dx) % w
+    return image[..., rows[:, None], cols[None, :]]
+
+
+def reference_step(head, image, step_size, dy, dx, normalize=True, guide=None):
+    """One dream step written from the formula: grad of 0.5||h||^2 (or <h, guide> summed) by autograd."""
+    x = shift(image.detach(), dy, dx).clone().requires_grad_(True)
+    h = head(x)
+    energy = 0.5 * (h ** 2).sum() if guide is None else (h * guide.reshape(1, -1, 1, 1)).sum()
+    (g,) = torch.autograd.grad(energy, x)
+    if normalize:
+        g = torch.stack([gi / (gi.abs().mean() + 1e-8) for gi in g])
+    return shift(x.detach() + step_size * g, -dy, -dx).clamp(0, 1)
+
+
+def drawn_shift(jitter, seed):
+    return torch.randint(-jitter, jitter + 1, (2,), generator=torch.Generator().manual_seed(seed)).tolist()
+
+
+def assert_images_close(got, expected, tol=1e-4):
+    assert got.shape == expected.shape and got.dtype == expected.dtype
+    torch.testing.assert_close(got, expected, rtol=0, atol=tol)
+
+
+# ---------------------------------------------------------------- 09.1 dream_step
+
+@pytest.mark.parametrize("layer, upto", [("relu1", 2), ("relu2", 5)])
+@pytest.mark.parametrize("normalize", [True, False])
+def test_dream_step_matches_autograd_on_a_split_network(nb09, layer, upto, normalize):
+    model = tiny_trunk()
+    image = torch.rand(2, 3, 10, 12, generator=torch.Generator().manual_seed(3))
+    dy, dx = drawn_shift(3, seed=11)
+    got = nb09["dream_step"](model, layer, image, 0.05, 3, seed=11, normalize=normalize)
+    assert_images_close(got, reference_step(model[:upto], image, 0.05, dy, dx, normalize=normalize))
+
+
+def test_dream_step_on_the_shapes_trunk_and_a_photo(nb09, trunk):
+    image = load_image("astronaut", (40, 52))
+    dy, dx = drawn_shift(4, seed=5)
+    got = nb09["dream_step"](trunk, "relu3_1", image, 0.02, 4, seed=5)
+    assert_images_close(got, reference_step(trunk[:12], image, 0.02, dy, dx))
+
+
+def test_guided_step_ascends_the_inner_product_with_the_guide(nb09):
+    model = tiny_trunk(seed=2)
+    image = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(4))
+    guide = torch.tensor([0.5, 0.0, 1.0, 0.2])
+    got = nb09["dream_step"](model, "relu2", image, 0.03, 2, seed=9, guide=guide)
+    dy, dx = drawn_shift(2, seed=9)
+    assert_images_close(got, reference_step(model, image, 0.03, dy, dx, guide=guide))
+
+
+def test_normalized_step_moves_pixels_by_step_size_on_average_when_nothing_clips(nb09):
+    # With pixels far from 0 and 1 nothing is clipped, so mean |change| = step_size * mean|g| / (mean|g| + 1e-8).
+    model = tiny_trunk(seed=1)
+    image = 0.4 + 0.2 * torch.rand(1, 3, 12, 12, generator=torch.Generator().manual_seed(0))
+    out = nb09["dream_step"](model, "relu2", image, 0.01, 0, seed=0)
+    assert abs(float((out - image).abs().mean()) - 0.01) < 1e-6
+
+
+def test_dream_step_raises_the_layers_energy_and_leaves_the_input_alone(nb09, trunk):
+    shapes, _, _ = load_shapes("test")
+    image = shapes[:2].clone()
+    before = image.clone()
+    out = nb09["dream_step"](trunk, "relu2_2", image, 0.01, 2, seed=1)
+    assert torch.equal(image, before)
+    energy = lambda x: (trunk[:9](x) ** 2).sum().item()
+    assert energy(out) > energy(image)
+    assert out.min() >= 0 and out.max() <= 1
+
+
+def test_zero_jitter_does_not_shift(nb09):
+    model = tiny_trunk()
+    image = torch.rand(1, 3, 9, 9, generator=torch.Generator().manual_seed(1))
+    a = nb09["dream_step"](model, "relu2", image, 0.05, 0, seed=1)
+    b = nb09["dream_step"](model, "relu2", image, 0.05, 0, seed=123)
+    assert torch.equal(a, b)
+
+
+# ---------------------------------------------------------------- 09.2 dream_octaves
+
+def reference_octaves(nb09, model, layer, image, n_octaves, scale, steps, step_size, jitter, seed):
+    """The octave loop from its description, with the solution's dream_step as the step."""
+    h, w = image.shape[-2:]
+    t = 0
+    detail = None
+    for k in range(n_octaves - 1, -1, -1):
+        size = (round(h / scale ** k), round(w / scale ** k))
+        base = F.interpolate(image, size=size, mode="bilinear", align_corners=False, antialias=True)
+        x = base if detail is None else base + F.interpolate(detail, size=size, mode="bilinear", align_corners=False)
+        for _ in range(steps):
+            x = nb09["dream_step"](model, layer, x, step_size, jitter, seed=seed + t)
+            t += 1
+        detail = x - base
+    return x
+
+
+def test_dream_octaves_matches_the_loop(nb09, trunk):
+    image = load_image("coffee", (45, 50))
+    got = nb09["dream_octaves"](trunk, "relu2_2", image, n_octaves=3, octave_scale=1.3, steps=2, step_size=0.02, jitter=2, seed=7)
+    assert_images_close(got, reference_octaves(nb09, trunk, "relu2_2", image, 3, 1.3, 2, 0.02, 2, 7))
+
+
+def test_one_octave_is_repeated_steps(nb09):
+    model = tiny_trunk()
+    image = torch.rand(2, 3, 10, 10, generator=torch.Generator().manual_seed(2))
+    x = image
+    for t in range(3):
+        x = nb09["dream_step"](model, "relu2", x, 0.02, 1, seed=4 + t)
+    got = nb09["dream_octaves"](model, "relu2", image, n_octaves=1, steps=3, step_size=0.02, jitter=1, seed=4)
+    assert_images_close(got, x, tol=1e-6)
+
+
+def test_on_an_identity_layer_the_dream_brightens_every_pixel_by_the_step(nb09):
+    # h = x (an identity "network", pixels in (0.3, 0.5)): the raw gradient is x > 0, normalized to x / mean x,
+    # so after n steps without jitter each pixel has risen by about n * step * x / mean(x); nothing clips.
+    model = nn.Sequential(OrderedDict([("identity", nn.Identity())]))
+    image = 0.3 + 0.2 * torch.rand(1, 1, 16, 16, generator=torch.Generator().manual_seed(0))
+    out = nb09["dream_octaves"](model, "identity", image, n_octaves=1, steps=2, step_size=0.01, jitter=0)
+    first = image + 0.01 * image / image.mean()
+    second = first + 0.01 * first / first.mean()
+    assert_images_close(out, second, tol=1e-6)
+    assert out.shape == image.shape
+
+
+def test_dream_octaves_output_is_valid_and_deterministic(nb09, trunk):
+    image = load_image("chelsea", 48)
+    a = nb09["dream_octaves"](trunk, "relu3_1", image, n_octaves=2, steps=2)
+    b = nb09["dream_octaves"](trunk, "relu3_1", image, n_octaves=2, steps=2)
+    assert torch.equal(a, b) and a.shape == image.shape and a.min() >= 0 and a.max() <= 1
