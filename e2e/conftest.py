@@ -89,3 +89,26 @@ def lab(tmp_path_factory):
                 os.killpg(process.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+def pytest_terminal_summary(terminalreporter):
+    """After the browser test: each notebook's control latency (from bench/results/sliders.json), over-budget ones named."""
+    import json
+
+    path = ROOT / "bench" / "results" / "sliders.json"
+    if not path.is_file():
+        return
+    try:
+        results = json.loads(path.read_text())
+    except ValueError:
+        return
+    write = terminalreporter.write_line
+    write("")
+    write("Control latency, key press to new picture (budget: median < 250 ms, none over 1 s; bench/results/sliders.json):")
+    write(f"{'notebook':28s} {'controls':>8s} {'median ms':>10s} {'max ms':>8s}  slowest")
+    for name, entry in results.items():
+        flag = "" if (entry["median_ms"] or 0) < 250 and not entry["over_1s"] else "  OVER BUDGET"
+        write(f"{name:28s} {entry['controls']:8d} {str(entry['median_ms']):>10s} {str(entry['max_ms']):>8s}  "
+              f"{entry['slowest']}{flag}")
+        for control in entry["over_1s"]:
+            write(f"    over 1 s: {control}")

@@ -4,6 +4,10 @@ nbval proves that a notebook's Python runs; this proves that what JupyterLab sho
 starts without a dialog (the notebooks carry the kernelspec that `make lab` registers), widgets
 render, and moving each slider, dropdown or toggle changes the picture it controls. On failure it saves
 a screenshot and the page's text under build/browser-artifacts/ and names notebook, cell and control.
+
+It also measures, for every control, the milliseconds from the key press (or pick) to the last change of
+its picture, and writes them with each notebook's median and maximum to bench/results/sliders.json
+(a benchmark: budget median < 250 ms, no control over 1 s on 2 cores; it never fails the test).
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ ARTIFACTS = ROOT / "build" / "browser-artifacts"
 NOTEBOOKS = sorted(p.name for p in (ROOT / "solutions").glob("*.ipynb"))
 RUN_ALL_TIMEOUT = 240  # seconds for Run All (a notebook's budget is 60 s; CI shares 2 cores)
 CONTROL_TIMEOUT = 30   # seconds for one control's output to change
+POLL = 0.02            # seconds between looks at an output while timing a control
 ERROR_MARKERS = ("Traceback (most recent call last)", "Error displaying widget", "Failed to display Jupyter Widget")
 
 # Runs in the page: the cells of the visible notebook, with their prompt, their output text and the
@@ -141,10 +146,12 @@ def _move(nb: Page, index: int, kind: str, k: int, attempt: int) -> str:
         before = box.locator(".widget-readout").first.inner_text()
         keys = [("ArrowRight", "ArrowLeft"), ("End", "Home"), ("Home", "End")][attempt]
         handle.focus()
+        nb.pressed = time.monotonic()
         nb.page.keyboard.press(keys[0])
         handle.blur()
         if box.locator(".widget-readout").first.inner_text() == before:  # already there: the other way
             handle.focus()
+            nb.pressed = time.monotonic()
             nb.page.keyboard.press(keys[1])
             handle.blur()
         return f"slider {label!r} ({before} -> {box.locator('.widget-readout').first.inner_text()})"
@@ -155,28 +162,56 @@ def _move(nb: Page, index: int, kind: str, k: int, attempt: int) -> str:
         current = select.input_value()
         others = [o for o in options if o != current]
         choice = [others[0], others[-1], others[len(others) // 2]][attempt]
+        nb.pressed = time.monotonic()
         select.select_option(choice)
         return f"dropdown {label!r} ({current!r} -> {choice!r})"
     group = cell.locator(".widget-toggle-buttons").nth(k)
     buttons = group.locator("button")
     others = [i for i in range(buttons.count()) if "mod-active" not in (buttons.nth(i).get_attribute("class") or "")]
     target = [others[0], others[-1], others[len(others) // 2]][attempt]
+    nb.pressed = time.monotonic()
     buttons.nth(target).click()
     return f"toggle buttons {group.locator('.widget-label').first.inner_text()!r} (-> {buttons.nth(target).inner_text()!r})"
 
 
-def _settled(nb: Page, index: int, quiet: float = 0.75) -> str:
+def _settled(nb: Page, index: int, quiet: float = 0.75, poll: float = 0.25) -> str:
     # The Output widget clears, then redraws: wait until it has not changed for `quiet` seconds.
+    # nb.changed is when it last changed.
     html, since = nb.output_html(index), time.monotonic()
+    nb.changed = None
     deadline = since + CONTROL_TIMEOUT
     while time.monotonic() < deadline:
-        time.sleep(0.25)
+        time.sleep(poll)
         now = nb.output_html(index)
         if now != html:
             html, since = now, time.monotonic()
+            nb.changed = since
         elif time.monotonic() - since >= quiet:
             break
     return html
+
+
+def _summary(latencies: list[dict]) -> dict:
+    ms = sorted(item["ms"] for item in latencies)
+    if not ms:
+        return {"controls": 0, "median_ms": None, "max_ms": None, "slowest": None, "over_1s": []}
+    middle = len(ms) // 2
+    median = ms[middle] if len(ms) % 2 else (ms[middle - 1] + ms[middle]) / 2
+    slowest = max(latencies, key=lambda item: item["ms"])
+    return {"controls": len(ms), "median_ms": round(median), "max_ms": round(ms[-1]), "slowest": slowest["control"],
+            "over_1s": [item["control"] for item in latencies if item["ms"] > 1000]}
+
+
+def _record_latencies(name: str, latencies: list[dict]) -> None:
+    """Merge one notebook's control timings into bench/results/sliders.json (other notebooks' entries stay)."""
+    path = ROOT / "bench" / "results" / "sliders.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        results = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        results = {}
+    results[Path(name).stem] = {**_summary(latencies), "latencies": latencies}
+    path.write_text(json.dumps(dict(sorted(results.items())), indent=1) + "\n")
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -188,7 +223,7 @@ def test_notebook_runs_and_every_control_redraws(browser, lab, name):
             marker = next((m for m in ERROR_MARKERS if m in c["text"]), None)
             if marker:
                 nb.fail(f"cell {c['index']} shows an error ({marker}): {c['text'][-400:]!r}")
-        moved = []
+        moved, latencies = [], []
         for c in cells:
             for kind, count in (("slider", c["sliders"]), ("dropdown", c["dropdowns"]), ("toggle", c["toggles"])):
                 for k in range(count):
@@ -197,9 +232,16 @@ def test_notebook_runs_and_every_control_redraws(browser, lab, name):
                         before = _settled(nb, c["index"])
                         tried.append(_move(nb, c["index"], kind, k, attempt))
                         deadline = time.monotonic() + CONTROL_TIMEOUT
-                        while nb.output_html(c["index"]) == before and time.monotonic() < deadline:
-                            time.sleep(0.25)
-                        if _settled(nb, c["index"]) != before:
+                        first = None
+                        while time.monotonic() < deadline:
+                            if nb.output_html(c["index"]) != before:
+                                first = time.monotonic()
+                                break
+                            time.sleep(POLL)
+                        if _settled(nb, c["index"], poll=POLL) != before:
+                            done = nb.changed or first
+                            latencies.append({"cell": c["index"], "control": tried[-1],
+                                              "ms": round(1000 * (done - nb.pressed), 1)})
                             break
                     else:
                         nb.fail(f"cell {c['index']}: moving the {kind} did not change its output "
@@ -209,6 +251,9 @@ def test_notebook_runs_and_every_control_redraws(browser, lab, name):
                     moved.append(tried[-1])
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         (ARTIFACTS / f"{Path(name).stem}.controls.json").write_text(json.dumps(moved, indent=1))
-        print(f"{name}: moved {len(moved)} controls")
+        _record_latencies(name, latencies)
+        summary = _summary(latencies)
+        print(f"{name}: moved {len(moved)} controls; picture after {summary['median_ms']} ms median, "
+              f"{summary['max_ms']} ms at most")
     finally:
         nb.page.close()
