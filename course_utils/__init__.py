@@ -13,6 +13,7 @@ Each name lives in a module with one job:
 * ``checks``: ``check``, the exercises' self-checks
 * ``optimize``: ``optimize_input``, ``noise_images``, ``random_shift``, ``gaussian_blur`` (optimizing the input)
 * ``attribution``: ``gradient_x_input``, ``lrp``, ``cascading_randomization``, ``pointing_game``, ...
+* ``robustness``: ``predict``, ``attack_in_batches``, ``accuracy_against_epsilon``, ``QueryCounter``, ... (measuring attacks)
 * ``spectrum``: ``power_spectrum``, ``high_frequency_share``, ``grid_energy`` (notebook 09)
 * ``textures``: ``load_texture``, ``swirl_painting``, feature extractors, ``optimize_image`` (notebook 10)
 * ``spectrum``: ``power_spectrum``, ``high_frequency_share``, ``grid_energy`` (notebook 09)
@@ -26,6 +27,8 @@ from .hooks import RELU_RULES, capture_activations, get_layer, layer_names, relu
 from .models import MODEL_NAMES, load_model
 from .optimize import gaussian_blur, noise_images, optimize_input, random_shift
 from .plotting import show_filters, show_heatmap, show_images, to_numpy_image
+from .robustness import (FixedOutside, QueryCounter, accuracy_against_epsilon, attack_in_batches, format_table,
+                         perturbation_norms, predict, quantize_8bit, random_signs)
 from .shapes import SHAPE_CLASSES, load_shapes, make_shapes
 from .spectrum import grid_energy, high_frequency_share, power_spectrum
 from .textures import (TEXTURE_NAMES, OptimizationResult, RandomMultiScaleNet, colour_distance, layer_features,
@@ -45,6 +48,8 @@ __all__ = [
     "load_model", "MODEL_NAMES", "IMAGENET_MODELS", "ImageNetWeightsUnavailable", "imagenet_available",
     "imagenet_classes", "imagenet_normalize", "imagenet_denormalize", "imagenet_preprocess", "load_imagenet_model",
     "show_images", "show_filters", "show_heatmap", "to_numpy_image",
+    "predict", "attack_in_batches", "accuracy_against_epsilon", "format_table", "perturbation_norms", "quantize_8bit",
+    "random_signs", "QueryCounter", "FixedOutside",
     "power_spectrum", "high_frequency_share", "grid_energy",
     "power_spectrum", "high_frequency_share", "grid_energy",
     "int_slider", "float_slider", "dropdown", "toggle_buttons", "interactive_plot",
