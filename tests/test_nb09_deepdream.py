@@ -168,3 +168,31 @@ def test_dream_octaves_output_is_valid_and_deterministic(nb09, trunk):
     a = nb09["dream_octaves"](trunk, "relu3_1", image, n_octaves=2, steps=2)
     b = nb09["dream_octaves"](trunk, "relu3_1", image, n_octaves=2, steps=2)
     assert torch.equal(a, b) and a.shape == image.shape and a.min() >= 0 and a.max() <= 1
+
+
+# ---------------------------------------------------------------- the ImageNet section
+
+def test_imagenet_section_runs_with_an_untrained_squeezenet(nb09, tmp_path, monkeypatch):
+    """The notebook's ImageNet cell, run with torchvision's SqueezeNet 1.1 built without weights and cached offline."""
+    import nbformat
+    import torchvision
+
+    from course_utils.imagenet import imagenet_weights_path
+    from course_utils.paths import solutions_dir
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    torch.manual_seed(0)
+    path = imagenet_weights_path("squeezenet1_1")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(torchvision.models.squeezenet1_1(weights=None).state_dict(), path)
+
+    nb = nbformat.read(solutions_dir() / "09_deepdream.ipynb", as_version=4)
+    (cell,) = [c for c in nb.cells if c.cell_type == "code" and 'imagenet_available("squeezenet1_1")' in c.source]
+    namespace = dict(nb09)
+    exec(compile(cell.source, "<ImageNet cell>", "exec"), namespace)
+    dreams = namespace["imagenet_dreams"]
+    assert len(dreams) == 2
+    for dream in dreams:
+        assert dream.shape == (1, 3, 160, 160) and dream.min() >= 0 and dream.max() <= 1
+        assert not torch.equal(dream, namespace["cat"])
