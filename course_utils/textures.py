@@ -49,16 +49,17 @@ def swirl_painting(size: int = 64, seed: int = 0) -> torch.Tensor:
 
     How it is made (all with NumPy, from ``seed``):
 
-    1. A swirling vector field: the sum of five vortices, each turning around a random centre
-       (clockwise or not) with a Gaussian fall-off, plus a gentle uniform drift; normalized to length 1.
+    1. A swirling vector field: the sum of nine vortices, each turning around a random centre
+       (clockwise or not) with a Gaussian fall-off of radius 8-20 % of the side, plus a gentle uniform
+       drift; normalized to length 1.
     2. Brush strokes by line-integral convolution (Cabral & Leedom, SIGGRAPH 1993): every pixel
        averages a white-noise image (drawn at half resolution, so strokes are about 2 px wide) along
-       the field's streamline through it, traced 0.5 px at a time for ``size / 5`` px both ways,
+       the field's streamline through it, traced 0.5 px at a time for ``size / 8`` px both ways,
        with a triangular weight. Averaging along a streamline smears the noise into streaks that
        follow the field, like brush strokes.
-    3. Colour: a smooth scalar field (the vortices' summed swirl strength) picks a colour on a palette
-       from deep blue through blue and ochre to pale yellow; the stroke image modulates its
-       brightness (+/- 35 %).
+    3. Colour: a smooth scalar field (the vortices' signed strengths, summed) picks a colour on a
+       palette from deep blue through blue and ochre to pale yellow; the stroke image modulates its
+       brightness (+/- 50 %), then the image is clipped to [0, 1].
 
     Args:
         size: side of the square image in pixels (at least 16).
