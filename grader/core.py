@@ -4,11 +4,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import hashlib
 import io
 import os
 import re
+import stat
 import sys
+import tempfile
 import time
+import unicodedata
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
@@ -17,7 +21,8 @@ from course_utils.expected import compute_expected
 from course_utils.checks import load_expected
 from course_utils.paths import solutions_dir
 
-from .run import Limits, NotebookGrade, failed, grade_notebook, prepare_student_side, remove_student_side, setup_cell
+from . import jail
+from .run import Limits, NotebookGrade, failed, grade_notebook, setup_cell
 
 HIDDEN_SEEDS = (1, 2)  # the hidden tests: the registered cases built with these seeds
 REPO = Path(__file__).resolve().parents[1]
@@ -38,41 +43,124 @@ def gradable_notebooks() -> list[str]:
 
 
 def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.@-]+", "_", name).strip("._-") or "student"
+    """A file name made of ASCII letters, digits and ``_.@-`` only (accents dropped), at most 80 characters."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^A-Za-z0-9_.@-]+", "_", ascii_name).strip("._-")[:80] or "student"
 
 
-def find_submissions(root) -> tuple[dict[str, dict[str, Path]], list[str]]:
-    """Map ``student -> {notebook: path}``.
+def file_names(students) -> dict[str, str]:
+    """A distinct, safe file name (without extension) for every distinct student name: the name
+    itself when it is already safe and no other name is the same but for case, else its safe form
+    plus 8 hex digits of a hash of the name (``alice smith`` -> ``alice_smith-1a2b3c4d``)."""
+    students = sorted(set(students))
+    clash: dict[str, int] = {}
+    for student in students:
+        clash[student.lower()] = clash.get(student.lower(), 0) + 1
+    names: dict[str, str] = {}
+    used: set[str] = set()
+    for student in sorted(students, key=lambda s: (_safe(s) != s or clash[s.lower()] > 1, s)):
+        name = _safe(student)
+        if name != student or clash[student.lower()] > 1 or name.lower() in used:
+            digest = hashlib.sha256(student.encode("utf-8", "surrogateescape")).hexdigest()
+            name = f"{name}-{digest[:8]}"
+        base, n = name, 2
+        while name.lower() in used:
+            name, n = f"{base}-{n}", n + 1
+        used.add(name.lower())
+        names[student] = name
+    return names
+
+
+_KINDS = [(stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a device"),
+          (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder")]
+
+
+def _shown(path) -> str:
+    """A name or path as text that can be written anywhere: bytes that are not UTF-8 as ``\\xNN``."""
+    text = str(path)
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def find_submissions(root) -> tuple[dict[str, dict[str, Path]], list[str], dict[tuple[str, str], list[str]]]:
+    """``(found, unmatched, notes)``: ``found`` maps ``student -> {notebook: path}``; ``unmatched`` lists
+    the files not graded, each with its reason (for stderr); ``notes`` maps ``(student, notebook)`` to
+    what that student's feedback says about the files found for them.
 
     Two layouts are understood, and may be mixed: a folder per student (``root/alice/01_filters.ipynb``,
     at any depth below the folder), or files named by student (``root/alice_01_filters.ipynb``,
-    ``root/01_filters-alice.ipynb``). A file whose name holds no known notebook is reported, not graded.
+    ``root/01_filters-alice.ipynb``). A student's name is kept as it is (any name the file system
+    accepts). Only regular files are graded: a symbolic link (never followed, to a file or a folder), a
+    FIFO, a device is listed with its reason. Of two or more notebooks of one student for the same
+    notebook, the newest (by modification time; on a tie, the last by path) is graded, and the
+    student's feedback says which. A file whose name holds no known notebook is listed, not graded.
     """
     root = Path(root)
     if not root.is_dir():
-        raise NotADirectoryError(f"{root} is not a folder: pass the folder that holds the submitted notebooks.")
+        raise NotADirectoryError(f"{_shown(root)} is not a folder: pass the folder that holds the submitted notebooks.")
     stems = sorted(graded_notebooks(), key=len, reverse=True)
+    candidates: dict[tuple[str, str], list[tuple[float, str, Path]]] = {}
+    unmatched: list[str] = []
+    notes: dict[tuple[str, str], list[str]] = {}
+    for folder, dirs, files in os.walk(root):
+        folder = Path(folder)
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))  # .ipynb_checkpoints and the like
+        for d in dirs:
+            if (folder / d).is_symlink():
+                unmatched.append(f"{_shown((folder / d).relative_to(root))} (a symbolic link to a folder: not followed)")
+        for name in sorted(files + [d for d in dirs if d.endswith(".ipynb")]):
+            if name.startswith(".") or not name.endswith(".ipynb"):
+                continue
+            path = folder / name
+            rel = path.relative_to(root)
+            stem = next((s for s in stems if s in path.stem), None)
+            if stem is None:
+                unmatched.append(f"{_shown(rel)} (its name holds no notebook of this course)")
+                continue
+            student = rel.parts[0] if len(rel.parts) > 1 else (path.stem.replace(stem, "", 1).strip(" _-.") or path.stem)
+            try:
+                info = os.lstat(path)
+            except OSError as exc:
+                unmatched.append(f"{_shown(rel)} (cannot be read: {exc.strerror})")
+                continue
+            kind = next((words for test, words in _KINDS if test(info.st_mode)), None)
+            if kind is not None:
+                reason = f"{_shown(rel)} is {kind}; only regular files are graded"
+                unmatched.append(f"{_shown(rel)} ({kind}; only regular files are graded)")
+                notes.setdefault((student, stem), []).append(f"Not graded: {reason}.")
+                continue
+            candidates.setdefault((student, stem), []).append((info.st_mtime, str(rel), path))
     found: dict[str, dict[str, Path]] = {}
-    unmatched = []
-    for path in sorted(root.rglob("*.ipynb")):
-        rel = path.relative_to(root)
-        if any(part.startswith(".") for part in rel.parts):  # .ipynb_checkpoints and the like
-            continue
-        stem = next((s for s in stems if s in path.stem), None)
-        if stem is None:
-            unmatched.append(f"{rel} (its name holds no notebook of this course)")
-            continue
-        if len(rel.parts) > 1:
-            student = rel.parts[0]
-        else:
-            student = path.stem.replace(stem, "").strip(" _-.") or path.stem
-        student = _safe(student)
-        if stem in found.setdefault(student, {}):
-            unmatched.append(f"{rel} (a second {stem} for {student}; the first one, "
-                             f"{found[student][stem].relative_to(root)}, is graded)")
-            continue
-        found[student][stem] = path
-    return found, unmatched
+    for (student, stem), paths in sorted(candidates.items()):
+        paths.sort()
+        found.setdefault(student, {})[stem] = paths[-1][2]
+        if len(paths) > 1:
+            others = ", ".join(_shown(rel) for _, rel, _ in paths[:-1])
+            notes.setdefault((student, stem), []).append(
+                f"{len(paths)} {stem} notebooks were found for {student}: {_shown(paths[-1][1])} is graded (the newest "
+                f"by modification time); not graded: {others}.")
+            unmatched += [f"{_shown(rel)} (a second {stem} of {student}, older than {_shown(paths[-1][1])}, "
+                          "which is graded)" for _, rel, _ in paths[:-1]]
+    return found, unmatched, notes
+
+
+def check_outputs(out: Path, feedback_dir: Path | None) -> str | None:
+    """None when the CSV and the feedback folder can be written, else why not (checked before grading)."""
+    feedback_dir = feedback_dir or out.with_name(out.stem + "_feedback")
+    if out.exists() and not out.is_file():
+        return f"--out {_shown(out)} exists and is not a file"
+    if len(os.fsencode(out.name)) > 200 or len(os.fsencode(feedback_dir.name)) > 200:
+        return f"--out {_shown(out)}: the file name is too long"
+    for folder, what in ((out.parent, "--out"), (feedback_dir.parent, "--feedback")):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".grader-check-"):
+                pass
+        except OSError as exc:
+            return f"{what}: cannot write in {_shown(folder)} ({exc.strerror or type(exc).__name__})"
+    return None
 
 
 # ---------------------------------------------------------------------------- the tests
@@ -108,7 +196,7 @@ def _unused(path: Path) -> Path:
 
 
 def feedback_markdown(student: str, grades: list[NotebookGrade]) -> str:
-    lines = [f"# Feedback for {student}", ""]
+    lines = [f"# Feedback for {_shown(student)}", ""]
     total = sum(g.total for g in grades)
     top = sum(g.max_points for g in grades)
     lines += [f"**Total: {total}/{top} points.**", "",
@@ -133,19 +221,20 @@ def write_results(grades: list[NotebookGrade], out: Path, feedback_dir: Path | N
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(["student", "notebook"] + ids + ["total", "max", "notes"])
-    for g in sorted(grades, key=lambda g: (g.student, g.notebook)):
+    for g in sorted(grades, key=lambda g: (g.student, g.notebook)):  # the names as they are (non-UTF-8 bytes as \\xNN)
         points = {r.exercise: r.score for r in g.results}
-        writer.writerow([g.student, g.notebook] + [points.get(i, "") for i in ids]
+        writer.writerow([_shown(g.student), g.notebook] + [points.get(i, "") for i in ids]
                         + [g.total, g.max_points, " | ".join(g.notes)])
     out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "x", encoding="utf-8", newline="") as f:
+    with open(out, "x", encoding="utf-8", errors="backslashreplace", newline="") as f:
         f.write(buf.getvalue())
     feedback_dir.mkdir(parents=True)
     by_student: dict[str, list[NotebookGrade]] = {}
     for g in grades:
         by_student.setdefault(g.student, []).append(g)
+    names = file_names(by_student)
     for student, gs in sorted(by_student.items()):
-        with open(feedback_dir / f"{student}.md", "x", encoding="utf-8") as f:
+        with open(feedback_dir / f"{names[student]}.md", "x", encoding="utf-8", errors="backslashreplace") as f:
             f.write(feedback_markdown(student, sorted(gs, key=lambda g: g.notebook)))
     return out, feedback_dir
 
@@ -153,51 +242,57 @@ def write_results(grades: list[NotebookGrade], out: Path, feedback_dir: Path | N
 # ---------------------------------------------------------------------------- grading
 
 def grade_all(submissions, limits: Limits | None = None, jobs: int | None = None, seeds=HIDDEN_SEEDS,
-              progress: bool = True, python: str = sys.executable) -> tuple[list[NotebookGrade], list[str]]:
-    """Grade every submission found under ``submissions``; return the grades and the unmatched files.
+              progress: bool = True, python: str = sys.executable, isolated: bool = True) -> tuple[list[NotebookGrade], list[str]]:
+    """Grade every submission found under ``submissions``; return the grades and the files not graded.
 
-    A student who did not submit a notebook that another student submitted gets 0 for it, with a note.
+    A student who did not submit a notebook that another student submitted gets 0 for it, with a note;
+    so does one whose only file for it was not graded (a symbolic link, say), with the reason.
+    ``isolated``: run each student's process under bubblewrap; a RuntimeError says why where it cannot.
     """
     limits = limits or Limits()
-    found, unmatched = find_submissions(submissions)
+    if isolated and jail.unavailable(python):
+        raise RuntimeError(jail.unavailable(python))
+    found, unmatched, file_notes = find_submissions(submissions)
     ready = set(gradable_notebooks())
     for student, per in found.items():
         for nb in [nb for nb in per if nb not in ready]:
-            unmatched.append(f"{per.pop(nb)} ({nb} has no solution notebook, student notebook or self-check values yet)")
+            unmatched.append(f"{_shown(per.pop(nb))} ({nb} has no solution notebook, student notebook or self-check values yet)")
     found = {s: per for s, per in found.items() if per}
     notebooks = sorted({nb for per in found.values() for nb in per})
     plan = plan_tests(notebooks, seeds)
     official = {nb: setup_cell(REPO / "notebooks" / f"{nb}.ipynb") for nb in notebooks}
     grades: list[NotebookGrade] = []
     tasks = []
-    for student, per in sorted(found.items()):
-        for nb in notebooks:
+    students = sorted(set(found) | {s for s, nb in file_notes if nb in ready})
+    for student in students:
+        per = found.get(student, {})
+        for nb in sorted(set(notebooks) | {n for s, n in file_notes if s == student and n in ready}):
             if nb in per:
                 tasks.append((student, nb, per[nb]))
             else:
-                g = NotebookGrade(student, nb, notes=[f"No {nb} notebook was found for {student}: 0 points."])
-                g.results = [failed(ex, "failed", "not submitted") for ex in exercises_for(nb)]
+                notes = file_notes.get((student, nb)) or [f"No {nb} notebook was found for {_shown(student)}: 0 points."]
+                g = NotebookGrade(student, nb, notes=list(notes))
+                g.results = [failed(ex, "failed", "not submitted" if (student, nb) not in file_notes
+                                    else "not graded: the file handed in is not a regular file") for ex in exercises_for(nb)]
                 grades.append(g)
     jobs = jobs or max(1, len(os.sched_getaffinity(0)))
     from tqdm.auto import tqdm
-    student_side = prepare_student_side()  # the course_utils the students' processes import, once per run
-    try:
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(grade_safely, s, nb, p, exercises_for(nb), plan, official[nb], limits, python,
-                                   student_side) for s, nb, p in tasks]
-            for future in tqdm(as_completed(futures), total=len(futures), desc="grading", unit="notebook",
-                               disable=not progress, file=sys.stderr):
-                grades.append(future.result())
-    finally:
-        remove_student_side(student_side)
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(grade_safely, s, nb, p, exercises_for(nb), plan, official[nb], limits, python, isolated):
+                   (s, nb) for s, nb, p in tasks}
+        for future in tqdm(as_completed(futures), total=len(futures), desc="grading", unit="notebook",
+                           disable=not progress, file=sys.stderr):
+            g = future.result()
+            g.notes = file_notes.get(futures[future], []) + g.notes
+            grades.append(g)
     return grades, unmatched
 
 
-def grade_safely(student, notebook, path, exercises, plan, official_setup, limits, python, student_side) -> NotebookGrade:
+def grade_safely(student, notebook, path, exercises, plan, official_setup, limits, python, isolated) -> NotebookGrade:
     """``grade_notebook``, but a failure of the grader itself on one notebook (a bug, or a submission
     that finds a way to upset it) gives that notebook 0 with a note instead of stopping the run."""
     try:
-        return grade_notebook(student, notebook, path, exercises, plan, official_setup, limits, python, student_side)
+        return grade_notebook(student, notebook, path, exercises, plan, official_setup, limits, python, isolated)
     except Exception as exc:
         reason = f"{type(exc).__name__}: {str(exc)[:200]}"
         g = NotebookGrade(student, notebook, notes=[
@@ -218,6 +313,13 @@ def main(argv=None) -> int:
     parser.add_argument("--setup-timeout", type=float, default=Limits.setup_s, help="seconds for the setup cell")
     parser.add_argument("--exercise-timeout", type=float, default=Limits.exercise_s, help="seconds per exercise")
     parser.add_argument("--memory-mb", type=int, default=Limits.memory_mb, help="memory cap of each student's process")
+    parser.add_argument("--work-mb", type=int, default=Limits.work_mb,
+                        help="what a student's processes may write in their working directory, together")
+    parser.add_argument("--processes", type=int, default=Limits.processes,
+                        help="processes and threads a student's process may run at once")
+    parser.add_argument("--no-isolation", action="store_true",
+                        help="where bubblewrap cannot run: grade with the resource limits only (a submission can "
+                             "then read the solutions and disturb the others; see the README)")
     parser.add_argument("--seeds", default=",".join(map(str, HIDDEN_SEEDS)),
                         help="seeds of the hidden cases, comma separated (keep yours private)")
     args = parser.parse_args(argv)
@@ -227,15 +329,30 @@ def main(argv=None) -> int:
         parser.error(f"--seeds takes whole numbers separated by commas, e.g. 1,2; got {args.seeds!r}.")
     if 0 in seeds:
         parser.error("--seeds: seed 0 gives the visible self-check cases; pick other seeds for hidden ones.")
-    limits = Limits(args.notebook_timeout, args.setup_timeout, args.exercise_timeout, args.memory_mb)
+    limits = Limits(args.notebook_timeout, args.setup_timeout, args.exercise_timeout, args.memory_mb,
+                    work_mb=args.work_mb, processes=args.processes)
     t0 = time.monotonic()
+    problem = check_outputs(Path(args.out), Path(args.feedback) if args.feedback else None)
+    if problem:
+        print(f"error: {problem}; nothing was graded.", file=sys.stderr)
+        return 2
+    if not Path(args.submissions).is_dir():
+        print(f"error: {_shown(args.submissions)} is not a folder: pass the folder that holds the submitted notebooks.",
+              file=sys.stderr)
+        return 2
+    reason = jail.unavailable()
+    if reason and not args.no_isolation:
+        print(f"error: {reason}; or pass --no-isolation to grade without the sandbox (see the README).", file=sys.stderr)
+        return 2
+    if reason:
+        print(f"warning: grading WITHOUT isolation ({reason}): resource limits only.", file=sys.stderr)
     try:
-        grades, unmatched = grade_all(args.submissions, limits, args.jobs, seeds)
-    except NotADirectoryError as exc:
+        grades, unmatched = grade_all(args.submissions, limits, args.jobs, seeds, isolated=not reason)
+    except (NotADirectoryError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if not grades:
-        print(f"error: no notebook of this course was found under {args.submissions}.", file=sys.stderr)
+        print(f"error: no notebook of this course was found under {_shown(args.submissions)}.", file=sys.stderr)
         return 2
     out, feedback = write_results(grades, Path(args.out), Path(args.feedback) if args.feedback else None)
     for name in unmatched:

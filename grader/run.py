@@ -1,11 +1,15 @@
 """Grade one submitted notebook: run the student's code in a sandboxed process, compare in the grader.
 
-The student's process (``grader/sandbox.py``) gets the official setup cell, the student's exercise
-cells (and cells of definitions only) and the test inputs; it imports ``course_utils`` from a
-student-side copy without solutions; it sends back plain data, every field of which is checked here.
-Expected outputs stay in this process. A cell or an exercise that runs past its time limit, or a
-process that dies (``os._exit``, out of memory, a signal) or writes garbage on its channel, costs that
-cell or exercise only: the process is started again without it.
+The student's process (``grader/sandbox.py``) runs in a bubblewrap sandbox (``grader/jail.py``) that
+holds only the interpreter, the virtual environment, a read-only student-side ``course_utils`` +
+``data/`` made for that process alone, and a size-limited working directory; at most
+``Limits.processes`` processes, every one of them killed when it ends. It gets the official setup
+cell, the student's exercise cells (and cells of definitions only) and the test inputs; it sends
+back plain data, every field of which is checked here, within bounds on one message, one case and
+the whole process. Expected outputs stay in this process. A cell or an exercise that runs past its
+time limit (checked on every message, not only when the channel is quiet), or a process that dies
+(``os._exit``, out of memory, a signal, a kill), sends too much or writes garbage on its channel,
+costs that cell or exercise only: the process is started again without it.
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ import re
 import resource
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -36,11 +41,11 @@ from course_utils.checks import CaseResult, CheckResult, run_cases
 from course_utils.exercises import Case, Exercise
 from course_utils.expected import python_only
 
-from . import release
+from . import jail, release
 
 SANDBOX = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sandbox.py")
 REPO = Path(__file__).resolve().parents[1]
-MAX_LINE = 256 * 1024 * 1024
+MB = 1024 * 1024
 
 
 @dataclass
@@ -50,8 +55,14 @@ class Limits:
     notebook_s: float = 300.0  # wall clock for the whole notebook, restarts included
     setup_s: float = 120.0  # wall clock for the setup cell
     exercise_s: float = 60.0  # wall clock for one exercise cell, or one exercise's cases
-    memory_mb: int = 4096  # address space of the student's process
+    memory_mb: int = 4096  # address space of each of the student's processes
     file_mb: int = 256  # largest file it may write
+    work_mb: int = 512  # everything it writes in its working directory (a tmpfs), together
+    processes: int = 64  # processes and threads at once (a pids control group where the grader can make one)
+    message_mb: int = 64  # one message on the channel (one exercise's answers, as base64)
+    case_mb: int = 16  # the arrays of one case's answer
+    output_mb: int = 256  # everything one process sends on the channel
+    notebook_mb: int = 64  # the submitted notebook file
 
 
 @dataclass
@@ -74,6 +85,17 @@ class NotebookGrade:
 
 
 # ---------------------------------------------------------------------------- which cells to run
+
+_AST_LOCK = threading.Lock()
+
+
+def _parse(source: str):
+    """``ast.parse``, one thread at a time: with two grading threads parsing at once, CPython 3.11.7
+    raised "SystemError: AST constructor recursion depth mismatch" here (see cpython gh-106905), which
+    scored a whole notebook 0."""
+    with _AST_LOCK:
+        return ast.parse(source)
+
 
 def _constant(node) -> bool:
     """A literal, or a container / arithmetic of literals: ``3``, ``-1e-8``, ``1 / 255``, ``("a", 2)``."""
@@ -101,7 +123,7 @@ def definitions_only(source: str) -> bool:
     assignments of constants to names (and at least one of them). Such a cell (a student's helper
     function, say) is run when grading; a cell that computes, trains or plots is not."""
     try:
-        tree = ast.parse(python_only(source))
+        tree = _parse(python_only(source))
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
     if not tree.body:
@@ -119,19 +141,49 @@ def definitions_only(source: str) -> bool:
     return True
 
 
+def _target_names(target) -> set[str]:
+    if isinstance(target, ast.Name):
+        return {target.id}
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return set().union(*(_target_names(e) for e in target.elts)) if target.elts else set()
+    if isinstance(target, ast.Starred):
+        return _target_names(target.value)
+    return set()
+
+
+def bound_names(source: str) -> set[str]:
+    """The names a cell binds at its top level: ``def`` and ``class``, assignments (``f = lambda ...``,
+    ``f = Helpers.f``), imports. A cell that does not parse: its top-level ``def name(`` lines."""
+    try:
+        tree = _parse(python_only(source))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return set(re.findall(r"^def\s+([A-Za-z_]\w*)\s*\(", source, flags=re.M))
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                names |= _target_names(target)
+        elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+            names |= _target_names(node.target)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {alias.asname or alias.name.split(".")[0] for alias in node.names}
+    return names
+
+
 def exercise_cells(nb, exercises: list[Exercise]) -> list[tuple[str, str]]:
-    """The student's code cells to run, in order: those that define an exercise's function (by a
-    top-level ``def name(``), whatever else they hold, and those that hold only definitions
-    (``definitions_only``: imports, functions, classes, constants), e.g. a helper in its own cell.
-    They run after the official setup cell; every other cell (one that computes, trains, plots or
-    calls the self-check) is skipped."""
+    """The student's code cells to run, in order: those that bind an exercise's function at their top
+    level (``def name(``, or ``name = <a lambda, a staticmethod, ...>``: ``bound_names``), whatever else
+    they hold, and those that hold only definitions (``definitions_only``: imports, functions, classes,
+    constants), e.g. a helper in its own cell. They run after the official setup cell; every other
+    cell (one that computes, trains, plots or calls the self-check) is skipped."""
     wanted = {ex.function for ex in exercises}
     cells = []
     for i, cell in enumerate(nb.cells):
         if cell.get("cell_type") != "code" or not isinstance(cell.get("source"), str):
             continue
-        names = set(re.findall(r"^def\s+([A-Za-z_]\w*)\s*\(", cell.source, flags=re.M))
-        if names & wanted or definitions_only(cell.source):
+        if bound_names(cell.source) & wanted or definitions_only(cell.source):
             cells.append((f"cell {i + 1}", cell.source))
     return cells
 
@@ -143,9 +195,10 @@ def setup_cell(notebook_path) -> str:
 
 # ---------------------------------------------------------------------------- the student's process
 
-def _limit(limits: Limits, cpu_s: int):
+def _limit(limits: Limits, cpu_s: int, cap: "jail.ProcessCap"):
     def apply():
         os.setsid()
+        cap.enter()
         mem = limits.memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
         resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 5))
@@ -155,23 +208,33 @@ def _limit(limits: Limits, cpu_s: int):
     return apply
 
 
-def _scrubbed_env(home: str) -> dict:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home, "TMPDIR": home,
+def _scrubbed_env(home: str, isolated: bool = False) -> dict:
+    env = {"PATH": "/usr/bin:/bin" if isolated else os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home, "TMPDIR": home,
            "LANG": "C.UTF-8", "MPLBACKEND": "Agg", "COURSE_OFFLINE": "1", "COURSE_QUIET": "1",
            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0", "MPLCONFIGDIR": os.path.join(home, ".mpl")}
-    for key in ("TORCH_HOME", "COURSE_DATA_DIR"):
+    for key in ("TORCH_HOME",) if isolated else ("TORCH_HOME", "COURSE_DATA_DIR"):
         if key in os.environ:
             env[key] = os.environ[key]
     return env
 
 
-def _reader(stream, q):
+def _reader(stream, q, message_bytes: int, total_bytes: int):
+    """Put each line from the student's process on ``q``; then ``None`` at the end of the stream, or
+    ``("too much", what)`` (and stop reading) once a line or the whole stream goes over its bound."""
+    sent = 0
     try:
         while True:
-            line = stream.readline(MAX_LINE)
+            line = stream.readline(message_bytes + 1)
             if not line:
                 break
+            sent += len(line)
+            if len(line) > message_bytes and not line.endswith(b"\n"):
+                q.put(("too much", "message"))
+                return
+            if sent > total_bytes:
+                q.put(("too much", "output"))
+                return
             q.put(line)
     finally:
         q.put(None)
@@ -285,15 +348,19 @@ def expected_events(job: dict) -> list[tuple]:
 
 # ---------------------------------------------------------------------------- the student-side course_utils
 
-# course_utils modules students never need: those the student bundle leaves out.
-INSTRUCTOR_ONLY = tuple(Path(f).name for f in release.INSTRUCTOR_ONLY)
+# The course_utils modules that the student's process does not get: those the student bundle leaves
+# out (they read solutions/). Once they live outside course_utils, this list is empty.
+STUDENT_SIDE_EXCLUDED = tuple(Path(f).name for f in release.INSTRUCTOR_ONLY)
+INSTRUCTOR_ONLY = STUDENT_SIDE_EXCLUDED  # the older name
 
 
 def prepare_student_side(repo: Path = REPO) -> str:
-    """Copy what the student's process may import into a fresh folder and return it: ``course_utils``
-    without its instructor-only modules, and ``data/`` without anything grader-only; no ``solutions/``,
-    so that the copy's ``course_utils.paths.solutions_dir()`` is empty. The files are made read-only.
-    Remove it with ``remove_student_side``."""
+    """Copy what one student's process may import into a fresh folder and return it: ``course_utils/``
+    without the modules in ``STUDENT_SIDE_EXCLUDED``, and ``data/`` without anything grader-only; no
+    ``solutions/``, so that the copy's ``course_utils.paths.solutions_dir()`` is empty. The files are
+    made read-only (and the sandbox mounts the folder read-only). ``run_sandbox`` makes one for each
+    process it starts, so that nothing a process does to its copy reaches another. Remove it with
+    ``remove_student_side``."""
     from .release import GRADER_ONLY_DATA
 
     root = Path(tempfile.mkdtemp(prefix="grade-student-side-"))
@@ -302,7 +369,7 @@ def prepare_student_side(repo: Path = REPO) -> str:
     def code(folder, names):
         skip = set(junk(folder, names))
         if Path(folder) == repo / "course_utils":  # copytree passes the folders as it was given them
-            skip |= {n for n in names if n in INSTRUCTOR_ONLY}
+            skip |= {n for n in names if n in STUDENT_SIDE_EXCLUDED}
         return skip
 
     def data(folder, names):
@@ -338,23 +405,40 @@ def remove_student_side(root: str) -> None:
 
 # ---------------------------------------------------------------------------- running the sandbox
 
-def run_sandbox(job: dict, limits: Limits, deadline: float, python: str = sys.executable, student_side: str | None = None):
-    """Run the sandbox once. Yields events (dicts); on a timeout or a death yields one
-    ``{"event": "stopped", "why": ...}`` and stops.
+def run_sandbox(job: dict, limits: Limits, deadline: float, python: str = sys.executable, isolated: bool = True):
+    """Run the sandbox once. Yields events (dicts); on a timeout, a death or too much output yields
+    one ``{"event": "stopped", "why": ...}`` and stops.
+
+    With ``isolated`` (the default) the process runs under bubblewrap (``grader.jail``); without, as
+    a plain child process of this user with the resource limits only. Either way it gets a fresh
+    student-side copy of its own, and a process cap (``jail.ProcessCap``) whose processes are all
+    killed when this generator ends.
 
     Only well-formed events that come in the order the sandbox sends them are passed on. A start
     event out of that order (a student's code writing ``cell_start`` to reset the time limit) is
-    ignored; anything else malformed or out of order stops the process as "garbled".
+    ignored; anything else malformed or out of order stops the process as "garbled". The time
+    limits are checked on every line that arrives, and at least every quarter second.
     """
     base = tempfile.mkdtemp(prefix="grade-")
+    student_side = prepare_student_side()
+    cap = jail.ProcessCap(limits.processes)
+    proc = None
     try:
         cpu_s = int(max(5, deadline - time.monotonic())) + 5
-        command = [python, "-I", SANDBOX] + ([student_side] if student_side else [])
-        proc = subprocess.Popen(command, cwd=base, env=_scrubbed_env(base),
+        if isolated:
+            extra = tuple(p for p in [os.environ.get("TORCH_HOME")] if p)
+            command = jail.command(python, SANDBOX, student_side, limits.work_mb, extra)
+            cwd, home = base, jail.WORK
+        else:
+            command = [python, "-I", SANDBOX, student_side]
+            cwd, home = base, base
+        proc = subprocess.Popen(command, cwd=cwd, env=_scrubbed_env(home, isolated),
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                preexec_fn=_limit(limits, cpu_s), close_fds=True)
-        q: queue.Queue = queue.Queue()
-        threading.Thread(target=_reader, args=(proc.stdout, q), daemon=True).start()
+                                preexec_fn=_limit(limits, cpu_s, cap), close_fds=True)
+        q: queue.Queue = queue.Queue(maxsize=1000)  # a full queue holds the student's process back
+        reader = threading.Thread(target=_reader, args=(proc.stdout, q, limits.message_mb * MB, limits.output_mb * MB),
+                                  daemon=True)
+        reader.start()
         try:
             proc.stdin.write(pickle.dumps(job))
             proc.stdin.close()
@@ -364,18 +448,36 @@ def run_sandbox(job: dict, limits: Limits, deadline: float, python: str = sys.ex
         position = 0
         stage_limit = limits.setup_s
         stage_start = time.monotonic()
+        exited_at = None
         while True:
-            wait = min(stage_start + stage_limit, deadline) - time.monotonic()
-            try:
-                line = q.get(timeout=max(wait, 0.01))
-            except queue.Empty:
+            now = time.monotonic()
+            if now >= min(stage_start + stage_limit, deadline):  # on every line, not only when the channel is quiet
                 _kill(proc)
                 why = "notebook" if deadline <= stage_start + stage_limit else "stage"
                 yield {"event": "stopped", "why": f"timeout-{why}"}
                 return
+            try:
+                line = q.get(timeout=max(0.01, min(0.25, stage_start + stage_limit - now, deadline - now)))
+            except queue.Empty:
+                # Without the sandbox a process left behind can hold the channel open after the student's
+                # process died: a death is seen by its exit status too, not only by the end of the channel.
+                if proc.poll() is not None:
+                    exited_at = exited_at or time.monotonic()
+                    if time.monotonic() - exited_at > 1.0:
+                        line = None
+                    else:
+                        continue
+                else:
+                    continue
+            if isinstance(line, tuple):  # ("too much", what)
+                _kill(proc)
+                yield {"event": "stopped", "why": f"too-much-{line[1]}"}
+                return
             if line is None:
-                proc.wait()
+                _kill(proc)
                 code = proc.returncode
+                if isolated and code is not None and code > 128:  # bwrap reports a signal as 128 + its number
+                    code = -(code - 128)
                 yield {"event": "stopped", "why": "memory" if code == -signal.SIGKILL else (f"signal {-code}" if code < 0 else f"exit code {code}")}
                 return
             try:
@@ -401,11 +503,20 @@ def run_sandbox(job: dict, limits: Limits, deadline: float, python: str = sys.ex
                     pass
                 return
     finally:
-        try:
-            if proc.poll() is None:
-                _kill(proc)
-        except NameError:
-            pass
+        if proc is not None and proc.poll() is None:
+            _kill(proc)
+        cap.close()
+        if proc is not None:  # let the reader see the end of the channel (it may wait on the full queue)
+            for _ in range(400):
+                if not reader.is_alive():
+                    break
+                try:
+                    while True:
+                        q.get_nowait()
+                except queue.Empty:
+                    pass
+                reader.join(0.01)
+        remove_student_side(student_side)
         shutil.rmtree(base, ignore_errors=True)
 
 
@@ -440,20 +551,28 @@ def _exception(type_name: str, message: str) -> Exception:
     return type(name, (Exception,), {})(message)
 
 
-def replay(report: dict, arrays, exercise: Exercise):
-    """A stand-in for the student's function that gives back, call by call, what the student's gave."""
-    calls = iter(report.get("cases", []))
+HIDDEN_ERROR = "(the message of an error in a hidden case is not shown)"
+
+
+def replay(report: dict, arrays, exercise: Exercise, hidden: list[bool] | None = None):
+    """A stand-in for the student's function that gives back, call by call, what the student's gave.
+
+    An error's message is cut to 300 characters; in a hidden case (``hidden[i]``) only its type is
+    kept, since the student's code could write the hidden inputs into it."""
+    calls = iter(enumerate(report.get("cases", [])))
+    hidden = hidden or []
 
     def student_function(**kwargs):
         try:
-            case = next(calls)
+            index, case = next(calls)
         except StopIteration:
             raise _exception("GradingError", "the submission's process gave no answer for this case")
         status = case.get("status")
         if status == "not implemented":
             raise NotImplementedError()
         if status != "returned":
-            raise _exception(str(case.get("error_type", "Exception")), str(case.get("error", "")))
+            message = HIDDEN_ERROR if index < len(hidden) and hidden[index] else str(case.get("error", ""))[:300]
+            raise _exception(str(case.get("error_type", "Exception"))[:60], message)
         for name, spec in (case.get("after") or {}).items():
             if name in kwargs and isinstance(kwargs[name], (torch.Tensor, np.ndarray)):
                 after = _decode_value(spec, arrays)
@@ -480,20 +599,31 @@ def failed(exercise: Exercise, status: str, message: str) -> CheckResult:
 
 def hide(message: str) -> str:
     """A hidden case's message without the expected values."""
-    message = re.sub(r", expected [^,()]*", "", message)
+    message = re.sub(r", expected (\([^()]*\)|[^,()]*)", "", message)
     message = re.sub(r" \(largest difference at [^)]*\)| \(got [^)]*\)", "", message)
     return message
 
 
-def score(exercise: Exercise, report: dict, arrays, cases: list[tuple[str, Case]], expected: list) -> CheckResult:
+def _case_bytes(case: dict, arrays) -> int:
+    specs = list(case.get("items", [])) + list((case.get("after") or {}).values())
+    return sum(int(arrays[s["key"]].nbytes) for s in specs if s.get("kind") in ("tensor", "ndarray") and s["key"] in arrays)
+
+
+def score(exercise: Exercise, report: dict, arrays, cases: list[tuple[str, Case]], expected: list,
+          case_bytes: int | None = None) -> CheckResult:
     """Compare the student's answers with the expected ones, in the words of the self-checks."""
     if report.get("unreadable"):
-        return failed(exercise, "failed", f"its outputs could not be sent back ({report['unreadable']})")
+        return failed(exercise, "failed", f"its outputs could not be sent back ({report['unreadable'][:200]})")
     if not report.get("defined"):
         return failed(exercise, "failed", f"the notebook defines no function `{exercise.function}` (was its cell deleted or renamed?)")
-    func = replay(report, arrays, exercise)
-    result = run_cases(func, exercise, [c for _, c in cases], expected)
+    if case_bytes is not None:
+        for i, case in enumerate(report.get("cases", [])):
+            if case.get("status") == "returned" and _case_bytes(case, arrays) > case_bytes:
+                return failed(exercise, "failed", f"its answer to case {i + 1} holds more than {case_bytes // MB} MB of "
+                                                  "arrays, more than the grader accepts for one case")
     hidden = [kind == "hidden" for kind, _ in cases]
+    func = replay(report, arrays, exercise, hidden)
+    result = run_cases(func, exercise, [c for _, c in cases], expected)
     for case, is_hidden in zip(result.cases, hidden):
         if is_hidden:
             case.name = "hidden test: " + case.name
@@ -502,29 +632,88 @@ def score(exercise: Exercise, report: dict, arrays, cases: list[tuple[str, Case]
     return result
 
 
+# ---------------------------------------------------------------------------- reading a submission
+
+def read_bounded(path, max_bytes: int) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``max_bytes`` (a symbolic link, a FIFO
+    or a device is refused without being opened for reading, or read from)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError("it is not a regular file")
+        if info.st_size > max_bytes:
+            raise ValueError(f"it is larger than {max_bytes // MB} MB")
+        chunks, size = [], 0
+        while True:
+            chunk = os.read(fd, min(1 << 20, max_bytes + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > max_bytes:
+                raise ValueError(f"it is larger than {max_bytes // MB} MB")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _text(source) -> str:
+    if isinstance(source, str):
+        return source
+    if isinstance(source, list):
+        return "".join(s if isinstance(s, str) else str(s) for s in source)
+    return "" if source is None else str(source)
+
+
+def load_notebook(raw: bytes):
+    """A notebook from its JSON, as Jupyter would open it: missing metadata, cell sources that are
+    lists (of anything), null or numbers are normalized (nbformat's own reader would refuse some of
+    them); a notebook of format 3 is converted by nbformat."""
+    data = json.loads(raw.decode("utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError("its JSON is not an object")
+    if isinstance(data.get("nbformat"), int) and data["nbformat"] < 4:
+        return nbformat.reads(raw.decode("utf-8"), as_version=4)
+    cells = data.get("cells")
+    if not isinstance(cells, list):
+        raise ValueError("it has no list of cells")
+    kept = []
+    for cell in cells:
+        if isinstance(cell, dict):
+            kind = cell.get("cell_type") if cell.get("cell_type") in ("code", "markdown", "raw") else "raw"
+            kept.append(nbformat.NotebookNode(cell_type=kind, source=_text(cell.get("source")), metadata={}))
+    return nbformat.NotebookNode(cells=kept, metadata={}, nbformat=4, nbformat_minor=5)
+
+
+def load_arrays(raw: bytes, max_bytes: int) -> dict:
+    """The arrays of an ``.npz`` sent by the student's process: stored (not compressed) members of at
+    most ``max_bytes`` in all, read without pickles."""
+    import zipfile
+    with zipfile.ZipFile(io.BytesIO(raw)) as z:
+        infos = z.infolist()
+        if any(i.compress_type != zipfile.ZIP_STORED for i in infos) or sum(i.file_size for i in infos) > max_bytes:
+            raise ValueError("compressed or oversized arrays")
+    with np.load(io.BytesIO(raw), allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
+
+
 # ---------------------------------------------------------------------------- one notebook
 
 def grade_notebook(student: str, notebook: str, path, exercises: list[Exercise], plan: dict,
                    official_setup: str, limits: Limits, python: str = sys.executable,
-                   student_side: str | None = None) -> NotebookGrade:
+                   isolated: bool = True) -> NotebookGrade:
     """Grade one submitted notebook.
 
     ``plan`` maps an exercise id to ``(cases, expected)``: the (visible or hidden) cases and the
-    expected outputs computed from the solution, which never leave this process. ``student_side`` is
-    the folder from ``prepare_student_side`` (``grade_all`` makes one per run); without it, this call
-    makes its own.
+    expected outputs computed from the solution, which never leave this process. ``isolated``: run
+    the student's process under bubblewrap (``grader.jail``).
     """
-    if student_side is None:
-        student_side = prepare_student_side()
-        try:
-            return grade_notebook(student, notebook, path, exercises, plan, official_setup, limits, python, student_side)
-        finally:
-            remove_student_side(student_side)
     start = time.monotonic()
     grade = NotebookGrade(student, notebook)
     done: dict[str, CheckResult] = {}
     try:
-        nb = nbformat.read(path, as_version=4)
+        nb = load_notebook(read_bounded(path, limits.notebook_mb * MB))
         cells = exercise_cells(nb, exercises)
     except Exception as exc:
         reason = f"the file is not a readable notebook ({type(exc).__name__}: {str(exc)[:200]})"
@@ -538,30 +727,34 @@ def grade_notebook(student: str, notebook: str, path, exercises: list[Exercise],
                          for ex in exercises]}
     deadline = start + limits.notebook_s
     by_id = {ex.id: ex for ex in exercises}
-    for attempt in range(len(cells) + len(exercises) + 1):
-        current = None
+    words_for = {"timeout-stage": "ran past its time limit", "timeout-notebook": "ran past the notebook's time limit",
+                 "memory": "was killed (out of memory or a signal)",
+                 "garbled": "wrote garbage on the grader's channel",
+                 "too-much-message": f"sent more than {limits.message_mb} MB in one message to the grader",
+                 "too-much-output": f"sent more than {limits.output_mb} MB in all to the grader"}
+    false_starts = 0
+    for attempt in range(len(cells) + len(exercises) + 3):
+        current = last = None
         # run_sandbox passes on only well-formed events in the sandbox's order (see event_key), so the
         # cell indices and exercise ids below are the job's own.
-        for event in run_sandbox(job, limits, deadline, python, student_side):
+        for event in run_sandbox(job, limits, deadline, python, isolated):
             kind = event["event"]
             if kind == "cell_start":
                 current = ("cell", event["cell"])
             elif kind == "cell_end":
-                current = None
+                current, last = None, ("cell", event["cell"])
                 if event["error"]:
                     grade.notes.append(f"Running {cells[event['cell']][0]} raised {event['error'][:300]}")
             elif kind == "exercise_start":
                 current = ("exercise", event["id"])
             elif kind == "exercise_end":
-                current = None
+                current, last = None, ("exercise", event["id"])
                 ex = by_id.get(event["id"])
                 if ex is None or ex.id in done:
                     continue
                 try:
-                    raw = base64.b64decode(event["arrays"], validate=True)
-                    with np.load(io.BytesIO(raw), allow_pickle=False) as data:
-                        arrays = {k: data[k] for k in data.files}
-                    done[ex.id] = score(ex, event["report"], arrays, *plan[ex.id])
+                    arrays = load_arrays(base64.b64decode(event["arrays"], validate=True), limits.message_mb * MB)
+                    done[ex.id] = score(ex, event["report"], arrays, *plan[ex.id], case_bytes=limits.case_mb * MB)
                 except Exception as exc:
                     done[ex.id] = failed(ex, "failed", f"the grader could not read its answers ({type(exc).__name__})")
                 job["skip_exercises"].append(ex.id)
@@ -569,19 +762,26 @@ def grade_notebook(student: str, notebook: str, path, exercises: list[Exercise],
                 break
             elif kind == "stopped":
                 why = event["why"]
-                words = {"timeout-stage": "ran past its time limit", "timeout-notebook": "ran past the notebook's time limit",
-                         "memory": "was killed (out of memory or a signal)",
-                         "garbled": "wrote garbage on the grader's channel"}.get(why, f"ended unexpectedly ({why})")
+                words = words_for.get(why, f"ended unexpectedly ({why})")
                 if why == "timeout-notebook":
                     grade.notes.append(f"The notebook ran past its time limit of {limits.notebook_s:.0f} s; "
                                        "the exercises not graded by then score 0.")
                     for ex in exercises:
                         done.setdefault(ex.id, failed(ex, "failed", "not graded: the notebook ran out of time"))
                     break
-                if current is None:
-                    grade.notes.append(f"The process {words} between two steps.")
-                    for ex in exercises:
-                        done.setdefault(ex.id, failed(ex, "failed", f"not graded: the process {words}"))
+                if current is None and last is not None and last[0] == "cell":
+                    # A death between steps: the step before it is at fault (a thread or process it left running).
+                    grade.notes.append(f"The process {words} after {cells[last[1]][0]} had run; that cell was skipped.")
+                    job["skip_cells"].append(last[1])
+                elif current is None and last is not None:
+                    grade.notes.append(f"The process {words} after `{by_id[last[1]].function}` was graded; "
+                                       "grading went on without it.")
+                elif current is None:
+                    false_starts += 1
+                    if false_starts >= 2:
+                        grade.notes.append(f"The process {words} before running any cell, twice.")
+                        for ex in exercises:
+                            done.setdefault(ex.id, failed(ex, "failed", f"not graded: the process {words}"))
                 elif current[0] == "cell":
                     label = cells[current[1]][0] if isinstance(current[1], int) and 0 <= current[1] < len(cells) else "a cell"
                     limit = limits.setup_s if current[1] == 0 else limits.exercise_s

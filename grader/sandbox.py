@@ -1,9 +1,11 @@
 """The student's side of grading: runs in its own process, started by ``grader.run``.
 
-This file is run as a script (``python -I sandbox.py STUDENT_SIDE``) inside a fresh temporary
-directory, with resource limits set by the grader. It imports nothing from the grader, and
-``course_utils`` only from ``STUDENT_SIDE``, the grader's copy without solutions or instructor-only
-modules (``grader.run.prepare_student_side``). It reads its job (the notebook's setup cell, the
+This file is run as a script (``python -I sandbox.py STUDENT_SIDE``) under bubblewrap
+(``grader/jail.py``: its own namespaces, a file system of the interpreter, the virtual environment,
+``STUDENT_SIDE`` and a size-limited working directory, nothing else), with resource limits set by the
+grader. It imports nothing from the grader, and ``course_utils`` only from ``STUDENT_SIDE``, the
+grader's read-only copy for this process without solutions or instructor-only modules
+(``grader.run.prepare_student_side``). It reads its job (the notebook's setup cell, the
 student's cells to run and the test *inputs*, never expected outputs) from stdin before any student
 code runs, then reports on a private copy of its original stdout, one JSON line per event, with
 arrays as base64 ``.npz`` (no pickles). What the student prints goes to a log file instead. The grader compares the outputs itself, so nothing done in this process (patching
@@ -63,13 +65,13 @@ def main():
     def encode(value, arrays, prefix):
         """Describe a value as plain data: (kind, key of its array) or (kind 'other', a description)."""
         if isinstance(value, torch.Tensor):
-            arr = np.ascontiguousarray(value.detach().cpu().resolve_conj().numpy())
+            arr = np.array(value.detach().cpu().resolve_conj().numpy(), order="C")  # keeps a 0-d array 0-d
             arrays[prefix] = arr
             return {"kind": "tensor", "key": prefix}
         if isinstance(value, np.ndarray):
             if value.dtype == object:
                 return {"kind": "other", "type": "ndarray", "repr": f"a numpy array of dtype object, shape {value.shape}"}
-            arrays[prefix] = np.ascontiguousarray(value)
+            arrays[prefix] = np.array(value, order="C")  # np.ascontiguousarray would make a 0-d array 1-d
             return {"kind": "ndarray", "key": prefix}
         if isinstance(value, (bool, np.bool_)):
             return {"kind": "bool", "value": bool(value)}

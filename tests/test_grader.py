@@ -1,14 +1,19 @@
 """The autograder: full marks for the solutions, zero for the untouched notebooks, an exact partial
-score, and every hostile submission graded without stopping the run.
+score, every hostile submission graded without stopping the run, and every attack on the grader
+itself (issue 12) defeated by the sandbox.
 
 The fixtures are built at test time from solutions/ and notebooks/, so they follow the notebooks as
-they are added; the hostile ones are variations of 01_filters.
+they are added; the hostile ones and the attacks are variations of 01_filters. The tests that start
+a student's process need bubblewrap (``bwrap``); where it cannot run they skip, saying why.
 """
 from __future__ import annotations
 
 import csv
 import json
+import os
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -17,8 +22,12 @@ import pytest
 
 from course_utils.assign import BEGIN, END
 from course_utils.exercises import exercises_for
+from grader import jail
 from grader.core import find_submissions, gradable_notebooks, main, write_results
 from grader.run import Limits
+
+NO_BWRAP = jail.unavailable()
+needs_bwrap = pytest.mark.skipif(NO_BWRAP is not None, reason=f"{NO_BWRAP} (the grader's sandbox tests need it)")
 
 REPO = Path(__file__).resolve().parents[1]
 LIMITS = Limits(notebook_s=180, setup_s=90, exercise_s=12, memory_mb=4096)
@@ -234,6 +243,8 @@ def build_fixtures(root: Path) -> dict[tuple[str, str], int]:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
+    if NO_BWRAP:
+        pytest.skip(f"{NO_BWRAP} (the grader's sandbox tests need it)")
     root = tmp_path_factory.mktemp("submissions")
     expected = build_fixtures(root)
     out = tmp_path_factory.mktemp("out") / "grades.csv"
@@ -325,9 +336,9 @@ def test_submission_layouts_are_matched(tmp_path):
     (tmp_path / f"dave_{BASE}.ipynb").write_text("{}")
     (tmp_path / f"{BASE}-erin.ipynb").write_text("{}")
     (tmp_path / "notes.ipynb").write_text("{}")
-    found, unmatched = find_submissions(tmp_path)
+    found, unmatched, notes = find_submissions(tmp_path)
     assert {s: sorted(v) for s, v in found.items()} == {"carol": [BASE], "dave": [BASE], "erin": [BASE]}
-    assert unmatched == ["notes.ipynb (its name holds no notebook of this course)"]
+    assert unmatched == ["notes.ipynb (its name holds no notebook of this course)"] and notes == {}
 
 
 def test_bad_arguments_give_clear_errors(tmp_path, capsys):
@@ -377,6 +388,7 @@ def test_malformed_or_forged_events_are_garbage():
         assert event_key(event) is None, event
 
 
+@needs_bwrap
 def test_forged_start_events_do_not_reset_the_time_limit():
     from grader.run import run_sandbox
     forge = ("import os, time\nend = time.monotonic() + 8\nwhile time.monotonic() < end:\n"
@@ -407,7 +419,7 @@ def test_an_internal_error_costs_one_notebook_not_the_run(tmp_path, monkeypatch)
         return NotebookGrade(student, notebook, [CheckResult(ex.id, ex.function, ex.points, "passed") for ex in exercises])
 
     monkeypatch.setattr(core, "grade_notebook", grade_notebook)
-    grades, _ = core.grade_all(tmp_path, LIMITS, jobs=2, progress=False)
+    grades, _ = core.grade_all(tmp_path, LIMITS, jobs=2, progress=False, isolated=False)
     by_student = {g.student: g for g in grades}
     assert by_student["bob"].total == sum(_points(BASE).values())
     ann = by_student["ann"]
@@ -491,3 +503,502 @@ def test_hidden_cases_differ_from_the_visible_ones():
             assert len(hidden) == len(visible)
             repeated = [h.name for v, h in zip(visible, hidden) if same(v.kwargs, h.kwargs)]
             assert not repeated, f"{ex.id} {ex.function}, seed {seed}: hidden cases equal to visible ones: {repeated}"
+
+
+# ---------------------------------------------------------------------------- attacks on the grader itself (issue 12)
+# Each is a submission of 01_filters graded through the command line (``python -m grader SUBS --out CSV``),
+# as an instructor runs it, so that /proc shows what it would show in a real run.
+
+_FIND_GRADER = '''import os, time
+
+
+def _grader_args(flag):
+    """The argument after ``flag`` on the grader's command line, as an absolute path, from /proc."""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            args = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\\0")
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+        except OSError:
+            continue
+        if b"grader" in args and flag in args and args.index(flag) + 1 < len(args):
+            return os.path.join(cwd, os.fsdecode(args[args.index(flag) + 1]))
+    return None
+
+
+def _leave_behind(work):
+    """Run ``work`` in a grandchild in a session of its own (it outlives its process if nothing stops it)."""
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            try:
+                for fd in range(0, 64):
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
+                work()
+            finally:
+                os._exit(0)
+        os._exit(0)
+    os.wait()
+'''
+
+_REWRITER = _FIND_GRADER + '''
+
+def _rewrite():
+    import csv
+    end = time.time() + 600
+    out = None
+    while out is None and time.time() < end:
+        out = _grader_args(b"--out")
+        time.sleep(0.2)
+    while out and not os.path.exists(out) and time.time() < end:
+        time.sleep(0.2)
+    if not out:
+        return
+    time.sleep(1)
+    rows = list(csv.reader(open(out, newline="")))
+    head = rows[0]
+    for row in rows[1:]:
+        if row[0] == "rewriter":
+            for i, name in enumerate(head[2:head.index("total")], start=2):
+                row[i] = row[head.index("max")] if i == 2 else "0"
+            row[head.index("total")] = row[head.index("max")]
+    with open(out, "w", newline="") as f:
+        csv.writer(f).writerows(rows)
+
+
+_leave_behind(_rewrite)'''
+
+_COPIER = _FIND_GRADER + '''
+
+def _copy_classmate():
+    import ast, json
+    subs = _grader_args(b"grader")
+    for folder, _, files in os.walk(subs or "/nonexistent"):
+        for name in files:
+            if name.endswith("01_filters.ipynb") and "victim" in name:
+                cells = json.load(open(os.path.join(folder, name)))["cells"]
+                for cell in cells:
+                    source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+                    if cell["cell_type"] == "code" and "def " in source:
+                        try:
+                            tree = ast.parse("\\n".join(l for l in source.splitlines() if not l.startswith("%")))
+                        except SyntaxError:
+                            continue
+                        tree.body = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.Import, ast.ImportFrom))]
+                        exec(compile(tree, "classmate", "exec"), globals())
+
+
+_copy_classmate()'''
+
+_SINKER = '''import os
+try:
+    import course_utils
+    _root = os.path.dirname(os.path.dirname(os.path.abspath(course_utils.__file__)))
+    os.chmod(_root, 0o755)
+    for _folder, _dirs, _files in os.walk(_root):
+        os.chmod(_folder, 0o755)
+        for _name in _files:
+            os.chmod(os.path.join(_folder, _name), 0o644)
+    with open(os.path.join(_root, "course_utils", "__init__.py"), "a") as _f:
+        _f.write("\\nimport torch as _torch\\n_stack = _torch.stack\\n_torch.stack = lambda *a, **k: _stack(*a, **k) + 1\\n")
+except OSError as _exc:
+    print("could not sink:", _exc)'''
+
+_KILLER = _FIND_GRADER + '''
+
+def _kill_sandboxes():
+    end = time.time() + 300
+    while time.time() < end:
+        for pid in os.listdir("/proc"):
+            if pid.isdigit() and int(pid) != os.getpid():
+                try:
+                    if b"sandbox.py" in open(f"/proc/{pid}/cmdline", "rb").read():
+                        os.kill(int(pid), 9)
+                except OSError:
+                    pass
+        time.sleep(0.05)
+
+
+_leave_behind(_kill_sandboxes)'''
+
+_CLOCK = '''if not globals().get("_clock_started"):
+    globals()["_clock_started"] = True
+    import os, time
+    _end = time.monotonic() + 30
+    while time.monotonic() < _end:
+        for _fd in range(3, 16):
+            try:
+                os.write(_fd, b'{{"event": "exercise_start", "id": "{first}"}}\\n' * 20)
+            except OSError:
+                pass'''
+
+_SNOOP = '''import os, sys, json
+_PATHS = {{"the solutions": {solutions!r},
+          "the solutions, next to the grader": os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(sys.argv[0]))),
+                                                            "solutions", "01_filters.ipynb"),
+          "a classmate's notebook": {classmate!r}, "the output folder": {out!r}, "the repository": {repo!r}}}
+_FOUND = sorted(name for name, path in _PATHS.items() if os.path.exists(path))
+_SEEN = []
+for _pid in os.listdir("/proc"):
+    try:
+        if _pid.isdigit() and b"grader" in open(f"/proc/{{_pid}}/cmdline", "rb").read().split(b"\\0"):
+            _SEEN.append(_pid)
+    except OSError:
+        pass
+_SOLVED = {{}}
+for _path in (_PATHS["the solutions"], _PATHS["the solutions, next to the grader"]):
+    if os.path.exists(_path) and not _SOLVED:
+        exec("import math, torch\\nfrom torch import nn\\nimport torch.nn.functional as F", _SOLVED)
+        for _cell in json.load(open(_path))["cells"]:
+            if _cell["cell_type"] == "code" and "BEGIN SOLUTION" in "".join(_cell["source"]):
+                exec("".join(_cell["source"]), _SOLVED)
+
+
+def _solution(name):
+    return _SOLVED[name]'''
+
+_FORKER = '''import os
+_forked = 0
+for _ in range(100):
+    try:
+        _pid = os.fork()
+    except OSError:
+        break
+    if _pid == 0:
+        try:
+            os.setsid()
+            os.execv("/usr/bin/sleep", ["sleep", "{token}1"])
+        finally:
+            os._exit(0)
+    _forked += 1'''
+
+_LEFTOVER = '''import os
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        try:
+            os.execv("/usr/bin/sleep", ["sleep", "{token}2"])
+        finally:
+            os._exit(0)
+    os._exit(0)
+os.wait()'''
+
+_DISK = '''if not globals().get("_disk_done"):
+    globals()["_disk_done"] = True
+    import os
+    for _path in {outside!r}:
+        try:
+            with open(_path, "w") as _f:
+                _f.write("written outside the work folder")
+        except OSError:
+            pass
+    for _i in range(4):
+        with open(f"hog{{_i}}.bin", "wb") as _f:
+            _f.write(bytes(40 << 20))'''
+
+ATTACK_TOKEN = "4242"  # the sleep processes the fixtures leave behind run `sleep 4242N`
+
+
+def _stub(function):
+    return _cell_defining(_read("notebooks", BASE), function).source
+
+
+def build_attacks(root: Path, out_dir: Path, repo: Path = REPO, cases=None) -> dict[str, int | None]:
+    """Write the attack submissions under ``root``; return the expected total per student (None: no row)."""
+    pts = _points(BASE)
+    top = sum(pts.values())
+    first, second, last = (ex.function for ex in exercises_for(BASE))
+    first_id = exercises_for(BASE)[0].id
+    expected: dict[str, int | None] = {}
+    nbs: dict[str, tuple] = {}
+
+    def prepend(nb, function, code):
+        cell = _cell_defining(nb, function)
+        cell.source = code + "\n\n\n" + cell.source
+        return nb
+
+    # A leftover process rewrites the finished CSV from /proc/<grader>/cmdline's --out.
+    nbs["rewriter"] = (prepend(_read("notebooks", BASE), first, _REWRITER), 0)
+    # Runs a classmate's cells, found through /proc/<grader>/cmdline.
+    nb = _read("notebooks", BASE)
+    _cell_defining(nb, last).source += "\n\n\n" + _COPIER
+    nbs["copier"] = (nb, 0)
+    # Makes the student-side course_utils writable and breaks torch.stack in it for the others.
+    nbs["aaa_sinker"] = (prepend(_read("notebooks", BASE), first, _SINKER), 0)
+    # Leaves a process behind that kills every later sandbox.
+    nbs["aab_killer"] = (prepend(_read("notebooks", BASE), first, _KILLER), 0)
+    # Writes out-of-order start lines for 30 s inside an exercise (limit: 12 s), then answers right.
+    nbs["clock"] = (_with_body_prefix(_read("solutions", BASE), last, _CLOCK.format(first=first_id)), top - pts[last])
+    # Reads the solutions by absolute path and next to sys.argv[0]; looks for a classmate, the output, the grader.
+    nb = _read("notebooks", BASE)
+    prepend(nb, first, _SNOOP.format(solutions=str(repo / "solutions" / f"{BASE}.ipynb"),
+                                     classmate=str(root / f"zzz_victim_{BASE}.ipynb"), out=str(out_dir), repo=str(repo)))
+    for ex in exercises_for(BASE):
+        params = ", ".join(f"{p}={p}" for p in _params(ex))
+        _with_body(nb, ex.function, f"return _solution({ex.function!r})({params})")
+    _cell_defining(nb, first).source += '\n\n\nraise RuntimeError(f"found {_FOUND}; grader processes seen: {len(_SEEN)}")'
+    nbs["snoop"] = (nb, 0)
+    # Forks 100 children that outlive it; its answers are right.
+    nb = prepend(_read("solutions", BASE), first, _FORKER.format(token=ATTACK_TOKEN))
+    _cell_defining(nb, first).source += '\n\n\nraise RuntimeError(f"forked {_forked} children")'
+    nbs["forker"] = (nb, top)
+    # Leaves one process behind; its answers are right.
+    nbs["leftover"] = (prepend(_read("solutions", BASE), first, _LEFTOVER.format(token=ATTACK_TOKEN)), top)
+    # Writes 160 MB in its work folder (4 files of 40 MB, each under the file size cap) and files outside it.
+    outside = [f"/tmp/grader-escape-{ATTACK_TOKEN}", str(out_dir / f"escape-{ATTACK_TOKEN}")]
+    nbs["diskhog"] = (_with_body_prefix(_read("solutions", BASE), second, _DISK.format(outside=outside)), top - pts[second])
+    # A correct classmate graded after the others.
+    nbs["zzz_victim"] = (_read("solutions", BASE), top)
+    # An exercise bound from a class (staticmethod) and one bound to a lambda.
+    nb = _read("solutions", BASE)
+    cell = _cell_defining(nb, second)
+    cell.source = "class _Kernels:\n    @staticmethod\n" + "".join(f"    {line}\n" for line in cell.source.splitlines()) \
+        + f"\n\n{second} = _Kernels.{second}\n"
+    cell = _cell_defining(nb, last)
+    cell.source = cell.source.replace(f"def {last}(", "def _count(", 1) + (
+        f"\n\n\n{last} = lambda in_channels, out_channels, kernel_size, bias=True: "
+        "_count(in_channels, out_channels, kernel_size, bias)\n")
+    nbs["lambda"] = (nb, top)
+    for name, (nb, score) in nbs.items():
+        if cases is None or name in cases:
+            _write(nb, root / f"{name}_{BASE}.ipynb")
+            expected[name] = score
+
+    def raw(name, text, score):
+        if cases is None or name in cases:
+            path = root / name / f"{BASE}.ipynb"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            expected[name] = score
+
+    solved = json.loads((repo / "solutions" / f"{BASE}.ipynb").read_text())
+    # JSON that Jupyter opens: no metadata; cells whose source is null or a list holding a number.
+    del solved["metadata"]
+    raw("nometa", json.dumps(solved), top)
+    solved = json.loads((repo / "solutions" / f"{BASE}.ipynb").read_text())
+    solved["cells"][0]["source"] = None
+    solved["cells"][1]["source"] = ["Notes ", 2]
+    raw("oddsource", json.dumps(solved), top)
+    # Names that the file system accepts: distinct ones stay distinct (the notebooks are not JSON: 0, cheaply).
+    for name in ["alice smith", "alice_smith", "José", "Jose", "张伟", "x" * 255]:
+        raw(name, '{"cells": [ not JSON', 0)
+    if cases is None or "café-latin1" in cases:
+        folder = Path(os.fsdecode(bytes(root) + b"/caf\xe9"))
+        folder.mkdir()
+        (folder / f"{BASE}.ipynb").write_text('{"cells": [ not JSON')
+        expected[os.fsdecode(b"caf\xe9")] = 0
+    # Two notebooks of one student: the newest is graded (here the solved one, which sorts last).
+    if cases is None or "dup" in cases:
+        _write(_read("notebooks", BASE), root / "dup" / "1" / f"{BASE}.ipynb")
+        _write(_read("solutions", BASE), root / "dup" / "2" / f"{BASE}.ipynb")
+        os.utime(root / "dup" / "1" / f"{BASE}.ipynb", (time.time() - 3600, time.time() - 3600))
+        expected["dup"] = top
+    # Not regular files: a FIFO, symbolic links to the solutions, a system file and a device.
+    specials = {"fifo": None, "linksol": repo / "solutions" / f"{BASE}.ipynb", "linkpasswd": Path("/etc/passwd"),
+                "linkdev": Path("/dev/zero")}
+    for name, target in specials.items():
+        if cases is None or name in cases:
+            path = root / f"{name}_{BASE}.ipynb"
+            if target is None:
+                os.mkfifo(path)
+            else:
+                path.symlink_to(target)
+            expected[name] = 0
+    return expected
+
+
+def _csv_rows(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def _alive_from_attacks() -> list[str]:
+    """Command lines of live processes that the attack fixtures started (their sleeps, their sandboxes)."""
+    alive = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            args = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if any(a.startswith(f"{ATTACK_TOKEN}".encode()) for a in args) or jail.SANDBOX_SCRIPT.encode() in args:
+            alive.append(b" ".join(args).decode(errors="replace"))
+    return alive
+
+
+@pytest.fixture(scope="module")
+def attacked(tmp_path_factory):
+    """The attack set graded as an instructor grades: ``python -m grader SUBS --out CSV``, two at a time."""
+    if NO_BWRAP:
+        pytest.skip(f"{NO_BWRAP} (the grader's sandbox tests need it)")
+    root, out_dir = tmp_path_factory.mktemp("attacks"), tmp_path_factory.mktemp("attack-results")
+    expected = build_attacks(root, out_dir)
+    csv_path = out_dir / "grades.csv"
+    command = [sys.executable, "-m", "grader", str(root), "--out", str(csv_path), "--jobs", "2",
+               "--exercise-timeout", "12", "--setup-timeout", "90", "--notebook-timeout", "180", "--work-mb", "64"]
+    t0 = time.monotonic()
+    run = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=1200,
+                         env=dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1"))
+    seconds = time.monotonic() - t0
+    time.sleep(3)  # what a process left behind would do to the CSV, it does within a second or two
+    print(f"\ngraded the attack set ({len(expected)} students) in {seconds:.0f} s")
+    return expected, run, csv_path, out_dir, root
+
+
+def _shown_name(student):
+    return student.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+@needs_bwrap
+def test_every_attack_gets_its_expected_score(attacked):
+    expected, run, csv_path, *_ = attacked
+    assert run.returncode == 0, run.stderr[-2000:]
+    rows = _csv_rows(csv_path)
+    got = {r["student"]: int(r["total"]) for r in rows}
+    assert got == {_shown_name(s): score for s, score in expected.items()}
+    assert len(rows) == len(expected)  # one 01_filters row for each distinct student
+
+
+@needs_bwrap
+def test_no_process_outlives_the_run_and_nothing_is_written_outside(attacked):
+    expected, run, csv_path, out_dir, root = attacked
+    assert not _alive_from_attacks()
+    assert not Path(f"/tmp/grader-escape-{ATTACK_TOKEN}").exists()
+    assert sorted(p.name for p in out_dir.iterdir()) == ["grades.csv", "grades_feedback"]
+
+
+@needs_bwrap
+def test_attacks_are_explained(attacked):
+    expected, run, csv_path, out_dir, root = attacked
+    rows = {r["student"]: r for r in _csv_rows(csv_path)}
+    feedback = {p.stem: p.read_text() for p in (out_dir / "grades_feedback").glob("*.md")}
+    assert len(feedback) == len(expected)  # distinct names, distinct (safe) file names
+    assert all(len(name.encode()) <= 100 and re.fullmatch(r"[A-Za-z0-9_.@-]+", name) for name in feedback)
+    # Nothing of the machine is visible from the sandbox: no solutions, classmate, output folder or grader.
+    assert "found []; grader processes seen: 0" in rows["snoop"]["notes"]
+    forked = int(re.search(r"forked (\d+) children", rows["forker"]["notes"]).group(1))
+    assert forked < Limits.processes < 100
+    assert "calling `conv_parameter_count` ran past its time limit (12 s)" in feedback["clock"]
+    assert "No space left on device" in feedback["diskhog"]
+    assert "is graded (the newest by modification time)" in rows["dup"]["notes"]
+    for name, kind in [("fifo", "a FIFO"), ("linksol", "a symbolic link"), ("linkpasswd", "a symbolic link"),
+                       ("linkdev", "a symbolic link")]:
+        assert f"{kind}; only regular files are graded" in rows[name]["notes"]
+        assert f"{name}_{BASE}.ipynb ({kind}; only regular files are graded)" in run.stderr
+    assert "root:" not in csv_path.read_text() and not any("root:" in t for t in feedback.values())
+    assert {"alice smith", "alice_smith", "José", "Jose", "张伟", "x" * 255, "caf\\xe9"} <= set(rows)
+
+
+def test_a_bad_out_fails_before_grading(tmp_path, capsys):
+    (tmp_path / "subs" / "ann").mkdir(parents=True)
+    (tmp_path / "subs" / "ann" / f"{BASE}.ipynb").write_text("{}")
+    (tmp_path / "a-file").write_text("")
+    t0 = time.monotonic()
+    assert main([str(tmp_path / "subs"), "--out", str(tmp_path / "a-file" / "grades.csv")]) == 2
+    assert time.monotonic() - t0 < 5
+    err = capsys.readouterr().err
+    assert "cannot write in" in err and "nothing was graded" in err and len(err.strip().splitlines()) == 1
+
+
+def test_without_bubblewrap_the_grader_refuses_in_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(jail, "unavailable", lambda python=None: "bubblewrap (bwrap) is not installed: install it")
+    (tmp_path / "subs").mkdir()
+    assert main([str(tmp_path / "subs"), "--out", str(tmp_path / "grades.csv")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "bwrap" in err[0] and "--no-isolation" in err[0]
+    assert not (tmp_path / "grades.csv").exists()
+
+
+def test_only_regular_files_are_read_and_within_a_bound(tmp_path):
+    from grader.run import read_bounded
+    (tmp_path / "nb.ipynb").write_bytes(b"x" * 100)
+    assert read_bounded(tmp_path / "nb.ipynb", 100) == b"x" * 100
+    with pytest.raises(ValueError, match="larger than"):
+        read_bounded(tmp_path / "nb.ipynb", 99)
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "link").symlink_to(tmp_path / "nb.ipynb")
+    with pytest.raises(ValueError, match="not a regular file"):
+        read_bounded(tmp_path / "fifo", 100)  # returns at once: opened without blocking, never read
+    with pytest.raises(OSError):
+        read_bounded(tmp_path / "link", 100)
+
+
+def test_notebook_json_that_jupyter_opens_is_read():
+    from grader.run import exercise_cells, load_notebook
+    nb = json.loads((REPO / "solutions" / f"{BASE}.ipynb").read_text())
+    del nb["metadata"]
+    nb["cells"][0]["source"] = None
+    nb["cells"][1]["source"] = ["Notes ", 2]
+    nb["cells"].append({"cell_type": "code", "source": ["def helper(x):\n", "    return x\n"]})
+    read = load_notebook(json.dumps(nb).encode())
+    assert [c.source for c in read.cells[:2]] == ["", "Notes 2"]
+    run = [source for _, source in exercise_cells(read, exercises_for(BASE))]
+    assert sum(f"def {ex.function}(" in source for source in run for ex in exercises_for(BASE)) == 3
+    assert run[-1] == "def helper(x):\n    return x\n"
+    for bad in (b"[]", b'{"cells": 3}', b"\xff"):
+        with pytest.raises((ValueError, UnicodeDecodeError)):
+            load_notebook(bad)
+
+
+def test_an_exercise_bound_to_a_lambda_or_a_staticmethod_is_run():
+    from grader.run import bound_names
+    assert bound_names("f = lambda x: x") == {"f"}
+    assert bound_names("class K:\n    @staticmethod\n    def f(x):\n        return x\n\n\nf = K.f") == {"K", "f"}
+    assert bound_names("from m import g as f, h\nimport a.b") == {"f", "h", "a"}
+    # A cell that does not parse still runs if it starts to define the function (its SyntaxError is reported).
+    assert bound_names("def f(x):\n  return (") == {"f"} and bound_names("f = (") == set()
+
+
+def test_file_names_are_safe_and_distinct():
+    from grader.core import file_names
+    students = ["alice", "alice smith", "alice_smith", "Alice_Smith", "José", "Jose", "张伟", "x" * 300,
+                os.fsdecode(b"caf\xe9"), "../etc", "."]
+    names = file_names(students)
+    assert names["alice"] == "alice" and names["Jose"] == "Jose" and names["alice smith"].startswith("alice_smith-")
+    assert names["alice_smith"].startswith("alice_smith-")  # "Alice_Smith" is the same name on a case-blind disk
+    assert len({n.lower() for n in names.values()}) == len(students)
+    assert all(re.fullmatch(r"[A-Za-z0-9_.@-]+", n) and len(n) <= 100 and n not in (".", "..") for n in names.values())
+
+
+def test_hidden_case_errors_show_their_type_only():
+    from grader.run import replay
+    from course_utils.exercises import get_exercise
+    ex = get_exercise("conv_parameter_count")
+    report = {"cases": [{"status": "error", "error_type": "ValueError", "error": "visible " + "v" * 1000},
+                        {"status": "error", "error_type": "ValueError", "error": "the hidden input was 1234"}]}
+    func = replay(report, {}, ex, hidden=[False, True])
+    with pytest.raises(Exception) as first:
+        func()
+    assert type(first.value).__name__ == "ValueError" and len(str(first.value)) == 300
+    with pytest.raises(Exception) as second:
+        func()
+    assert type(second.value).__name__ == "ValueError" and "1234" not in str(second.value)
+
+
+@needs_bwrap
+def test_too_much_on_the_channel_costs_that_step_with_a_message():
+    from grader.run import run_sandbox
+    flood = ("import os\nfor fd in range(3, 16):\n    try:\n        os.write(fd, b'x' * (3 << 20))\n"
+             "    except OSError:\n        pass\nimport time\ntime.sleep(5)\n")
+    job = {"cells": [("setup", "pass"), ("the flooding cell", flood)], "skip_cells": [], "skip_exercises": [],
+           "exercises": []}
+    events = list(run_sandbox(job, Limits(notebook_s=60, setup_s=60, exercise_s=20, message_mb=1), time.monotonic() + 60))
+    assert [e["event"] for e in events] == ["cell_start", "cell_end", "cell_start", "stopped"], events
+    assert events[-1]["why"] == "too-much-message"
+
+
+def test_without_isolation_the_sandbox_still_runs_with_its_limits():
+    """--no-isolation: a plain child process with the resource limits and a student-side copy of its own."""
+    from grader.run import run_sandbox
+    job = {"cells": [("setup", "import course_utils, sys\nassert 'grade-student-side-' in course_utils.__file__"),
+                     ("cell", "from course_utils.expected import compute_expected")],
+           "skip_cells": [], "skip_exercises": [], "exercises": []}
+    events = list(run_sandbox(job, Limits(notebook_s=60, setup_s=60, exercise_s=20), time.monotonic() + 60,
+                              isolated=False))
+    assert [e["event"] for e in events] == ["cell_start", "cell_end", "cell_start", "cell_end", "done"], events
+    assert events[1]["error"] is None and events[3]["error"].startswith("ModuleNotFoundError")
