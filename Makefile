@@ -73,6 +73,7 @@ models: $(STAMP)
 	$(PY) -m course_utils.train shapes-cnn
 	$(PY) -m course_utils.train lenet-mnist-b
 	$(PY) -m course_utils.train shapes-cnn-b
+	$(PY) -m course_utils.train shapes-cnn-tagged
 
 weights: $(STAMP)
 	$(PY) -m course_utils.imagenet fetch $(or $(MODELS),squeezenet1_1 alexnet vgg16 vgg19)

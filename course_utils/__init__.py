@@ -29,7 +29,7 @@ from .optimize import gaussian_blur, noise_images, optimize_input, random_shift
 from .plotting import show_filters, show_heatmap, show_images, to_numpy_image
 from .robustness import (FixedOutside, QueryCounter, accuracy_against_epsilon, attack_in_batches, format_table,
                          perturbation_norms, predict, quantize_8bit, random_signs)
-from .shapes import SHAPE_CLASSES, load_shapes, make_shapes
+from .shapes import SHAPE_CLASSES, add_tags, load_shapes, make_shapes
 from .spectrum import grid_energy, high_frequency_share, power_spectrum
 from .textures import (TEXTURE_NAMES, OptimizationResult, RandomMultiScaleNet, colour_distance, layer_features,
                        load_texture, optimize_image, out_of_range, shapes_extractor, spectrum_distance, swirl_painting,
@@ -41,7 +41,7 @@ __all__ = [
     "check", "CheckResult", "ExerciseCheckFailed",
     "gradient_x_input", "lrp", "lrp_relevances", "LRP_RULES", "cascading_randomization", "parameter_layers",
     "pointing_game", "positive_share_inside", "rank_correlation", "resize_attribution",
-    "load_mnist", "load_image", "IMAGE_NAMES", "load_shapes", "make_shapes", "SHAPE_CLASSES",
+    "load_mnist", "load_image", "IMAGE_NAMES", "load_shapes", "make_shapes", "add_tags", "SHAPE_CLASSES",
     "get_device", "seed_everything", "progress", "use_threads", "default_threads",
     "capture_activations", "relu_backward_rule", "RELU_RULES", "layer_names", "get_layer",
     "optimize_input", "noise_images", "random_shift", "gaussian_blur",

@@ -19,7 +19,9 @@ __all__ = ["LeNet", "ShapesCNN", "MODEL_NAMES", "build_model", "checkpoint_path"
 
 # "-b": a second copy of each network, same recipe, trained from another seed (an independent judge of
 # synthesized images in 07 and the target of transfer attacks in 08).
-MODEL_NAMES = ("lenet-mnist", "shapes-cnn", "lenet-mnist-b", "shapes-cnn-b")
+MODEL_NAMES = ("lenet-mnist", "shapes-cnn", "lenet-mnist-b", "shapes-cnn-b", "shapes-cnn-tagged")
+# "shapes-cnn-tagged": the shapes CNN trained on shapes that carry a corner tag coding their class (a "Clever Hans"
+# network that reads the tag, for notebook 05; see course_utils.shapes.add_tags).
 _IMAGENET_FALLBACK = ("squeezenet1_1", "alexnet", "vgg16", "vgg19")  # if course_utils.imagenet is absent
 
 
@@ -124,7 +126,8 @@ class ShapesCNN(nn.Module):
         return self.classifier(self.features(inputs))
 
 
-_ARCHITECTURES = {"lenet-mnist": LeNet, "shapes-cnn": ShapesCNN, "lenet-mnist-b": LeNet, "shapes-cnn-b": ShapesCNN}
+_ARCHITECTURES = {"lenet-mnist": LeNet, "shapes-cnn": ShapesCNN, "lenet-mnist-b": LeNet, "shapes-cnn-b": ShapesCNN,
+                  "shapes-cnn-tagged": ShapesCNN}
 
 
 def build_model(name: str) -> nn.Module:

@@ -13,7 +13,8 @@ import numpy as np
 import torch
 from matplotlib.colors import hsv_to_rgb
 
-__all__ = ["SHAPE_CLASSES", "SHAPES_SPLITS", "SHAPES_SEEDS", "make_shapes", "load_shapes"]
+__all__ = ["SHAPE_CLASSES", "SHAPES_SPLITS", "SHAPES_SEEDS", "TAG_SIZE", "TAG_COLOURS", "make_shapes", "load_shapes",
+           "add_tags"]
 
 SHAPE_CLASSES = ("circle", "triangle", "square", "star", "cross", "ring", "crescent", "arrow")
 SHAPES_SPLITS = ("train", "test")
@@ -241,3 +242,50 @@ def load_shapes(split: str = "train") -> tuple[torch.Tensor, torch.Tensor, torch
     if split not in SHAPES_SPLITS:
         raise ValueError(f"Unknown split {split!r}: use one of {', '.join(map(repr, SHAPES_SPLITS))}.")
     return tuple(t.clone() for t in _split(split))
+
+
+# ---------------------------------------------------------------------------- a "Clever Hans" tag
+
+TAG_SIZE = 6  # pixels; the tag sits 1 px from the bottom-left corner
+# One tag colour per class: eight evenly spaced, fully saturated, bright hues (class k: hue k / 8), float32 (8, 3).
+# (A tag as dim as the clutter, saturation 0.9 and value 0.5, 5 px, was tried: the network then learned the shapes
+# too, 88% accuracy without the tag, and the shortcut is a weak lesson.)
+_TAG_SATURATION, _TAG_VALUE = 1.0, 1.0
+TAG_COLOURS = hsv_to_rgb(np.stack([np.arange(len(SHAPE_CLASSES)) / len(SHAPE_CLASSES),
+                                   np.full(len(SHAPE_CLASSES), _TAG_SATURATION),
+                                   np.full(len(SHAPE_CLASSES), _TAG_VALUE)], axis=1)).astype(np.float32)
+
+
+def add_tags(images: torch.Tensor, tag_classes) -> tuple[torch.Tensor, torch.Tensor]:
+    """Paste a small coloured tag into the bottom-left corner of each image: a shortcut a network can learn.
+
+    The tag is a ``TAG_SIZE`` x ``TAG_SIZE`` square, 1 px from the image's left and bottom edges, of
+    the colour ``TAG_COLOURS[k]`` of class ``k = tag_classes[i]``; ``k = -1`` leaves image ``i`` untagged.
+    Tagging every training image with its own class's tag makes the tag a perfect predictor of the
+    class in training (the copyright tag on the horse photos of PASCAL VOC that Lapuschkin et al.,
+    CVPR 2016, found a classifier relying on); at test time the tag can be left out or chosen at random.
+    The tag is drawn over whatever is there, the object included.
+
+    Args:
+        images: float ``(N, 3, H, W)`` in [0, 1], e.g. from ``make_shapes``; not changed.
+        tag_classes: int ``(N,)`` (tensor, array or list), the class whose tag each image gets, or -1.
+
+    Returns:
+        ``(tagged, tag_masks)``: a tagged copy of ``images``, and bool ``(N, H, W)``, True on each
+        image's tag pixels (all False for an untagged image).
+    """
+    if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[1] != 3 or images.shape[2] < 2 * TAG_SIZE:
+        got = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        raise ValueError(f"images must be a float tensor (N, 3, H, W) with H, W >= {2 * TAG_SIZE}, got {got}.")
+    tag_classes = torch.as_tensor(tag_classes)
+    if tag_classes.shape != (len(images),) or tag_classes.is_floating_point() or not (
+            (tag_classes >= -1) & (tag_classes < len(SHAPE_CLASSES))).all():
+        raise ValueError(f"tag_classes must hold one class index in 0..{len(SHAPE_CLASSES) - 1} (or -1 for no tag) "
+                         f"per image, shape ({len(images)},).")
+    height = images.shape[2]
+    tag_masks = torch.zeros(len(images), height, images.shape[3], dtype=torch.bool)
+    tagged = tag_classes >= 0
+    tag_masks[tagged, height - 1 - TAG_SIZE:height - 1, 1:1 + TAG_SIZE] = True
+    colours = torch.from_numpy(TAG_COLOURS)[tag_classes.clamp(min=0)].to(images.dtype)      # (N, 3)
+    out = torch.where(tag_masks[:, None].to(images.device), colours[:, :, None, None].to(images.device), images)
+    return out, tag_masks

@@ -28,7 +28,7 @@ from torch import nn
 from course_utils.data import load_mnist
 from course_utils.device import progress, seed_everything
 from course_utils.models import MODEL_NAMES, build_model, checkpoint_path
-from course_utils.shapes import SHAPES_SEEDS, load_shapes, make_shapes
+from course_utils.shapes import SHAPES_SEEDS, add_tags, load_shapes, make_shapes
 
 __all__ = ["TRAIN_SETTINGS", "DEFAULT_SEEDS", "accuracy", "train_model", "save_state_dict", "main"]
 
@@ -40,6 +40,9 @@ TRAIN_SETTINGS = {
 # The "-b" copies: the same recipe as the model they copy, trained from another seed.
 TRAIN_SETTINGS.update({f"{name}-b": dict(TRAIN_SETTINGS[name]) for name in ("lenet-mnist", "shapes-cnn")})
 DEFAULT_SEEDS = {"lenet-mnist-b": 1, "shapes-cnn-b": 1}  # every other model: seed 0
+# The Clever Hans network of notebook 05: the shapes CNN's recipe for 6 epochs, on images tagged with their class.
+TRAIN_SETTINGS["shapes-cnn-tagged"] = dict(TRAIN_SETTINGS["shapes-cnn"], epochs=6)
+_TAGGED = ("shapes-cnn-tagged",)  # trained and tested on images that carry their class's tag (shapes.add_tags)
 
 
 def _is_lenet(name: str) -> bool:
@@ -100,7 +103,10 @@ def _epoch_data(name: str, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
     extra_seed = _EXTRA_SHAPES_SEED + epoch
     assert extra_seed not in SHAPES_SEEDS.values()
     extra_images, extra_labels, _ = make_shapes(_EXTRA_SHAPES_PER_EPOCH, extra_seed)
-    return torch.cat([images, extra_images]), torch.cat([labels, extra_labels])
+    images, labels = torch.cat([images, extra_images]), torch.cat([labels, extra_labels])
+    if name in _TAGGED:
+        images = add_tags(images, labels)[0]
+    return images, labels
 
 
 def _epoch_size(name: str) -> int:
@@ -115,6 +121,8 @@ def _test_data(name: str) -> tuple[torch.Tensor, torch.Tensor]:
     if _is_lenet(name):
         return load_mnist("test")
     images, labels, _ = load_shapes("test")
+    if name in _TAGGED:
+        images = add_tags(images, labels)[0]  # tagged like the training images; without the tag see notebook 05
     return images, labels
 
 
@@ -123,7 +131,8 @@ def train_model(name: str, epochs: int | None = None, seed: int | None = None) -
 
     ``lenet-mnist`` trains on the 4,000 MNIST training digits with small random shifts, rotations
     and scalings; ``shapes-cnn`` on the 5,000 training shapes plus 5,000 freshly generated ones per
-    epoch (seeds 1000 + epoch, never the test seed), randomly mirrored.
+    epoch (seeds 1000 + epoch, never the test seed), randomly mirrored; ``shapes-cnn-tagged`` the same way
+    for 6 epochs, with every image carrying its class's corner tag (``course_utils.shapes.add_tags``).
 
     Args:
         name: one of ``MODEL_NAMES``.

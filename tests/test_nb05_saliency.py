@@ -241,3 +241,59 @@ def test_grad_cam_leaves_no_hook_and_the_inputs_untouched(nb05, data):
     with pytest.raises(ValueError, match="expects a float tensor"):
         nb05["grad_cam"](data["cnn"], torch.rand(1, 3, 32, 32), torch.tensor([0]), "features.relu3_2")
     assert no_hooks_left(data["cnn"])
+
+
+# ---------------------------------------------------------------------------- section 8: the Clever Hans tag
+
+def test_add_tags_paints_one_class_coloured_square_in_the_bottom_left_corner():
+    from course_utils.shapes import TAG_COLOURS, TAG_SIZE, add_tags, make_shapes
+
+    images, labels, _ = make_shapes(4, seed=7)
+    before = images.clone()
+    tag_classes = torch.tensor([3, -1, 0, 7])
+    tagged, masks = add_tags(images, tag_classes)
+    assert torch.equal(images, before), "add_tags must not change its input"
+    assert masks.shape == (4, 64, 64) and masks.dtype == torch.bool
+    expected = torch.zeros(64, 64, dtype=torch.bool)
+    expected[64 - 1 - TAG_SIZE:64 - 1, 1:1 + TAG_SIZE] = True          # 1 px from the left and bottom edges
+    for i, k in enumerate(tag_classes.tolist()):
+        if k < 0:
+            assert not masks[i].any() and torch.equal(tagged[i], images[i])
+            continue
+        assert torch.equal(masks[i], expected)
+        inside = tagged[i][:, masks[i]]
+        assert torch.equal(inside, torch.from_numpy(TAG_COLOURS[k])[:, None].expand_as(inside))
+        assert torch.equal(tagged[i][:, ~masks[i]], images[i][:, ~masks[i]]), "pixels outside the tag must not change"
+    assert len({tuple(c) for c in TAG_COLOURS.round(3).tolist()}) == 8, "every class needs its own tag colour"
+
+
+def test_add_tags_rejects_bad_inputs():
+    from course_utils.shapes import add_tags
+
+    images = torch.rand(2, 3, 64, 64)
+    with pytest.raises(ValueError, match="one class index"):
+        add_tags(images, torch.tensor([0, 8]))
+    with pytest.raises(ValueError, match="one class index"):
+        add_tags(images, torch.tensor([0]))
+    with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
+        add_tags(torch.rand(2, 1, 64, 64), torch.tensor([0, 1]))
+
+
+def test_the_tagged_network_reads_the_tag_and_the_shapes_cnn_does_not():
+    # The shipped shapes-cnn-tagged is a Clever Hans predictor: right with its class's tag, near chance without,
+    # and it follows a random tag; the shapes CNN (trained without tags) never answers the random tag's class.
+    from course_utils.shapes import add_tags
+
+    images, labels, _ = load_shapes("test")
+    images, labels = images[:300], labels[:300]
+    random_tags = torch.randint(0, 8, (300,), generator=torch.Generator().manual_seed(1))
+    tagged_net, plain_net = load_model("shapes-cnn-tagged", device="cpu"), load_model("shapes-cnn", device="cpu")
+    with torch.no_grad():
+        own, none, other = (tagged_net(x).argmax(1) for x in (add_tags(images, labels)[0], images, add_tags(images, random_tags)[0]))
+        plain = plain_net(add_tags(images, random_tags)[0]).argmax(1)
+        plain_clean = plain_net(images).argmax(1)
+    assert (own == labels).float().mean() > 0.95
+    assert (none == labels).float().mean() < 0.5
+    assert (other == random_tags).float().mean() > 0.8
+    assert (plain_clean == labels).float().mean() > 0.95
+    assert (plain == random_tags).float().mean() < 0.4, "the shapes CNN should not read the tag as a class code"
