@@ -128,17 +128,33 @@ def _pids_base() -> Path | None:
     return None
 
 
+def _tasks_of_this_user() -> int:
+    """How many processes and threads this user runs now (what ``RLIMIT_NPROC`` counts)."""
+    uid, count = os.getuid(), 0
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+                if int(fields["Uid"].split()[0]) == uid:
+                    count += int(fields["Threads"])
+            except (OSError, KeyError, ValueError):
+                pass
+    return count
+
+
 class ProcessCap:
     """At most ``limit`` processes (threads included) for one student's process and its descendants.
 
     With a writable ``pids`` control group (root), ``folder`` is a fresh group that the child joins
     before it runs anything (``enter``, in the child), and ``close`` kills every process still in it.
-    Without one, ``enter`` sets ``RLIMIT_NPROC`` (counted per user; never enforced for root).
+    Without one, ``enter`` sets ``RLIMIT_NPROC`` to what this user runs now plus ``limit`` (it counts
+    per user, so it caps the student's processes only roughly; it is never enforced for root).
     """
 
     def __init__(self, limit: int):
         self.limit = limit
         self.folder: Path | None = None
+        self.nproc = None
         base = _pids_base()
         if base is not None:
             folder = base / f"grade-{os.getpid()}-{uuid.uuid4().hex[:12]}"
@@ -151,6 +167,8 @@ class ProcessCap:
                     folder.rmdir()
                 except OSError:
                     pass
+        if self.folder is None and os.getuid() != 0:
+            self.nproc = _tasks_of_this_user() + limit
 
     @property
     def kind(self) -> str:
@@ -162,8 +180,8 @@ class ProcessCap:
         if self.folder is not None:
             with open(self.folder / "cgroup.procs", "w") as f:
                 f.write(str(os.getpid()))
-        else:
-            resource.setrlimit(resource.RLIMIT_NPROC, (self.limit, self.limit))
+        elif self.nproc is not None:
+            resource.setrlimit(resource.RLIMIT_NPROC, (self.nproc, self.nproc))
 
     def pids(self) -> list[int]:
         if self.folder is None:
