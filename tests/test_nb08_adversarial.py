@@ -153,3 +153,28 @@ def test_adversarial_loss_leaves_parameter_gradients_untouched_until_backward(nb
     model = load_model("lenet-mnist", device="cpu").double()        # a fresh copy, parameters requiring gradients
     nb08["adversarial_loss"](model, digits, labels, 0.2)
     assert all(p.grad is None for p in model.parameters())
+
+
+# ---------------------------------------------------------------- the ImageNet section, with an untrained SqueezeNet
+
+def test_imagenet_section_runs_with_an_untrained_squeezenet(nb08, capsys):
+    import nbformat
+    import torchvision
+
+    from course_utils.paths import solutions_dir
+
+    nb = nbformat.read(solutions_dir() / "08_adversarial.ipynb", as_version=4)
+    section = next(c.source for c in nb.cells if c.cell_type == "code" and 'imagenet_available("squeezenet1_1")' in c.source)
+    shown = []
+    namespace = dict(nb08)
+    torch.manual_seed(0)
+    namespace.update(imagenet_available=lambda name: True, device=torch.device("cpu"),
+                     load_model=lambda name, device=None: torchvision.models.squeezenet1_1(weights=None).eval(),
+                     show_images=lambda images, titles=None, **kwargs: shown.append(images))
+    exec(section, namespace)
+    (images,) = shown
+    assert images.shape == (3, 3, 224, 224)
+    photo, attacked = images[0], images[1]
+    assert (attacked - photo).abs().max() <= 1 / 255 + 1e-6 and attacked.min() >= 0 and attacked.max() <= 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("clean: ") and lines[1].startswith("FGSM, eps 1/255: ")
