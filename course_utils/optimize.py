@@ -97,11 +97,11 @@ def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
     t = torch.arange(-radius, radius + 1, dtype=images.dtype, device=images.device)
     kernel = torch.exp(-0.5 * (t / sigma) ** 2)
     kernel = kernel / kernel.sum()
-    n, c, h, w = images.shape
-    x = images.reshape(n * c, 1, h, w)
-    x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="reflect"), kernel.view(1, 1, 1, -1))
-    x = F.conv2d(F.pad(x, (0, 0, radius, radius), mode="reflect"), kernel.view(1, 1, -1, 1))
-    return x.reshape(n, c, h, w)
+    # Every channel of every image blurred on its own: one grey image each, then back to (N, C, H, W).
+    planes = images.flatten(0, 1).unsqueeze(1)
+    planes = F.conv2d(F.pad(planes, (radius, radius, 0, 0), mode="reflect"), kernel.view(1, 1, 1, -1))
+    planes = F.conv2d(F.pad(planes, (0, 0, radius, radius), mode="reflect"), kernel.view(1, 1, -1, 1))
+    return planes.reshape(images.shape)
 
 
 def optimize_input(objective: Callable[[torch.Tensor], torch.Tensor], inputs: torch.Tensor, *, steps: int = 250,
@@ -139,7 +139,8 @@ def optimize_input(objective: Callable[[torch.Tensor], torch.Tensor], inputs: to
     if not isinstance(blur_every, int) or blur_every < 0:
         raise ValueError(f"blur_every must be a non-negative integer (0: never blur), got {blur_every!r}.")
     g = torch.Generator().manual_seed(seed)
-    images = inputs.detach().clone().requires_grad_(True)
+    images = inputs.detach().clone()
+    images.requires_grad_(True)
     optimizer = torch.optim.Adam([images], lr=lr)
     for step in progress(range(steps), desc=desc or "optimizing the input"):
         seen = images
