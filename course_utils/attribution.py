@@ -60,7 +60,7 @@ def gradient_x_input(model: nn.Module, inputs: torch.Tensor, target) -> torch.Te
         ``(N, H, W)`` signed attribution, ``sum_c inputs[n, c] * d logit_target / d inputs[n, c]``.
     """
     target = _check_call(model, inputs, target)
-    x = inputs.detach().clone().requires_grad_(True)
+    x = inputs.detach().requires_grad_(True)  # a new leaf sharing the caller's storage; the caller's tensor is untouched
     logits = model(x)
     score = logits.gather(1, target[:, None]).sum()
     (grad,) = torch.autograd.grad(score, x)
