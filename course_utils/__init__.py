@@ -7,14 +7,13 @@ Each name lives in a module with one job:
   ``default_threads`` for why the workbook leaves cores free)
 * ``data`` and ``shapes``: ``load_mnist``, ``load_shapes``, ``load_image``
 * ``models`` and ``imagenet``: ``load_model`` and the optional ImageNet models
-* ``hooks``: ``capture_activations``, ``relu_backward_rule``
+* ``hooks``: ``capture_activations``, ``relu_backward_rule``, ``relu_rule_gradient``
 * ``plotting``: ``show_images``, ``show_filters``, ``show_heatmap``
 * ``widgets``: ``interactive_plot`` and its controls
 * ``checks``: ``check``, the exercises' self-checks
 * ``optimize``: ``optimize_input``, ``noise_images``, ``random_shift``, ``gaussian_blur`` (optimizing the input)
 * ``attribution``: ``gradient_x_input``, ``lrp``, ``cascading_randomization``, ``pointing_game``, ...
 * ``robustness``: ``predict``, ``attack_in_batches``, ``accuracy_against_epsilon``, ``QueryCounter``, ... (measuring attacks)
-* ``spectrum``: ``power_spectrum``, ``high_frequency_share``, ``grid_energy`` (notebook 09)
 * ``textures``: ``load_texture``, ``swirl_painting``, feature extractors, ``optimize_image`` (notebook 10)
 * ``spectrum``: ``power_spectrum``, ``high_frequency_share``, ``grid_energy`` (notebook 09)
 """
@@ -23,7 +22,7 @@ from .attribution import (LRP_RULES, cascading_randomization, gradient_x_input, 
 from .checks import CheckResult, ExerciseCheckFailed, check
 from .data import IMAGE_NAMES, load_image, load_mnist
 from .device import default_threads, get_device, progress, seed_everything, use_threads
-from .hooks import RELU_RULES, capture_activations, get_layer, layer_names, relu_backward_rule
+from .hooks import RELU_RULES, capture_activations, get_layer, layer_names, relu_backward_rule, relu_rule_gradient
 from .models import MODEL_NAMES, load_model
 from .optimize import gaussian_blur, noise_images, optimize_input, random_shift
 from .plotting import show_filters, show_heatmap, show_images, to_numpy_image
@@ -31,10 +30,9 @@ from .robustness import (FixedOutside, QueryCounter, accuracy_against_epsilon, a
                          perturbation_norms, predict, quantize_8bit, random_signs)
 from .shapes import SHAPE_CLASSES, add_tags, load_shapes, make_shapes
 from .spectrum import grid_energy, high_frequency_share, power_spectrum
-from .textures import (TEXTURE_NAMES, OptimizationResult, RandomMultiScaleNet, colour_distance, layer_features,
-                       load_texture, optimize_image, out_of_range, shapes_extractor, spectrum_distance, swirl_painting,
-                       anisotropic_tv, vgg19_extractor)
-from .spectrum import grid_energy, high_frequency_share, power_spectrum
+from .textures import (TEXTURE_NAMES, OptimizationResult, RandomMultiScaleNet, anisotropic_tv, colour_distance,
+                       layer_features, load_texture, optimize_image, out_of_range, shapes_extractor, spectrum_distance,
+                       swirl_painting, vgg19_extractor)
 from .widgets import dropdown, float_slider, int_slider, interactive_plot, toggle_buttons
 
 __all__ = [
@@ -43,14 +41,13 @@ __all__ = [
     "pointing_game", "positive_share_inside", "rank_correlation", "resize_attribution",
     "load_mnist", "load_image", "IMAGE_NAMES", "load_shapes", "make_shapes", "add_tags", "SHAPE_CLASSES",
     "get_device", "seed_everything", "progress", "use_threads", "default_threads",
-    "capture_activations", "relu_backward_rule", "RELU_RULES", "layer_names", "get_layer",
+    "capture_activations", "relu_backward_rule", "relu_rule_gradient", "RELU_RULES", "layer_names", "get_layer",
     "optimize_input", "noise_images", "random_shift", "gaussian_blur",
     "load_model", "MODEL_NAMES", "IMAGENET_MODELS", "ImageNetWeightsUnavailable", "imagenet_available",
     "imagenet_classes", "imagenet_normalize", "imagenet_denormalize", "imagenet_preprocess", "load_imagenet_model",
     "show_images", "show_filters", "show_heatmap", "to_numpy_image",
     "predict", "attack_in_batches", "accuracy_against_epsilon", "format_table", "perturbation_norms", "quantize_8bit",
     "random_signs", "QueryCounter", "FixedOutside",
-    "power_spectrum", "high_frequency_share", "grid_energy",
     "power_spectrum", "high_frequency_share", "grid_energy",
     "int_slider", "float_slider", "dropdown", "toggle_buttons", "interactive_plot",
     "TEXTURE_NAMES", "swirl_painting", "load_texture", "shapes_extractor", "RandomMultiScaleNet", "vgg19_extractor",

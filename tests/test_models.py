@@ -15,7 +15,7 @@ SHAPES_FEATURES = ["conv1_1", "relu1_1", "conv1_2", "relu1_2", "pool1", "conv2_1
 
 
 def test_model_names():
-    assert MODEL_NAMES == ("lenet-mnist", "shapes-cnn", "lenet-mnist-b", "shapes-cnn-b")
+    assert MODEL_NAMES == ("lenet-mnist", "shapes-cnn", "lenet-mnist-b", "shapes-cnn-b", "shapes-cnn-tagged")
 
 
 def test_lenet_layers_and_output():
