@@ -185,15 +185,9 @@ def relu_rule_gradient(model: nn.Module, inputs: torch.Tensor, target, rule: str
     Returns:
         ``(N, C, H, W)``, signed, detached: one value per input entry and colour channel.
     """
-    if not isinstance(inputs, torch.Tensor) or inputs.dim() != 4 or not inputs.is_floating_point():
-        got = f"shape {tuple(inputs.shape)} and dtype {inputs.dtype}" if isinstance(inputs, torch.Tensor) else type(inputs).__name__
-        raise ValueError(f"inputs must be a float tensor of shape (N, C, H, W), got {got}.")
-    target = torch.as_tensor(target)
-    if target.dim() == 0:
-        target = target.expand(len(inputs))
-    if target.shape != (len(inputs),) or target.is_floating_point():
-        raise ValueError(f"target must hold one integer class index per image, shape ({len(inputs)},), got shape {tuple(target.shape)}.")
-    target = target.long().to(inputs.device)
+    from .attribution import _check_call  # the checks every attribution method makes (imported here: no cycle)
+
+    target = _check_call(model, inputs, target)
     x = inputs.detach().clone().requires_grad_(True)
     with relu_backward_rule(model, rule):
         score = model(x).gather(1, target[:, None]).sum()
