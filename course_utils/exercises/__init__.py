@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-__all__ = ["Case", "Exercise", "all_exercises", "get_exercise", "exercises_for", "uniform"]
+__all__ = ["Case", "Exercise", "all_exercises", "get_exercise", "exercises_for", "uniform", "draw_test_images"]
 
 
 def uniform(low: float, high: float, generator) -> float:
@@ -17,6 +17,31 @@ def uniform(low: float, high: float, generator) -> float:
     import torch
 
     return low + (high - low) * float(torch.rand((), generator=generator))
+
+
+def draw_test_images(generator, n_digits: int, n_shapes: int):
+    """Draw test digits and test shapes for a case builder, and load the two shipped networks (CPU, eval mode).
+
+    The digits are drawn first, then the shapes, each with one ``torch.randperm`` of ``generator``; a
+    builder that draws more (other target classes, say) does so afterwards. Models and images are
+    loaded here, at check time, so that importing the registry stays cheap.
+
+    Returns:
+        ``(lenet, digits, digit_labels, shapes_cnn, shapes, shape_labels)``: digits ``(n_digits, 1, 28, 28)``,
+        shapes ``(n_shapes, 3, 64, 64)``, labels int64.
+    """
+    import torch
+
+    from course_utils.data import load_mnist
+    from course_utils.models import load_model
+    from course_utils.shapes import load_shapes
+
+    digits, digit_labels = load_mnist("test")
+    shapes, shape_labels, _ = load_shapes("test")
+    i = torch.randperm(len(digits), generator=generator)[:n_digits]
+    j = torch.randperm(len(shapes), generator=generator)[:n_shapes]
+    lenet, shapes_cnn = load_model("lenet-mnist", device="cpu"), load_model("shapes-cnn", device="cpu")
+    return lenet, digits[i], digit_labels[i], shapes_cnn, shapes[j], shape_labels[j]
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from . import Case, Exercise
+from . import Case, Exercise, draw_test_images
 
 
 def _generator(seed: int) -> torch.Generator:
@@ -15,19 +15,10 @@ def _generator(seed: int) -> torch.Generator:
 
 
 def _digits_and_shapes(seed: int, n_digits: int, n_shapes: int):
-    # Models and images are loaded here, at check time, so that importing the registry stays cheap.
-    from course_utils.data import load_mnist
-    from course_utils.models import load_model
-    from course_utils.shapes import load_shapes
-
     g = _generator(seed)
-    digits, digit_labels = load_mnist("test")
-    shapes, shape_labels, _ = load_shapes("test")
-    i = torch.randperm(len(digits), generator=g)[:n_digits]
-    j = torch.randperm(len(shapes), generator=g)[:n_shapes]
+    lenet, digits, digit_labels, shapes_cnn, shapes, shape_labels = draw_test_images(g, n_digits, n_shapes)
     other = torch.randint(0, 8, (n_shapes,), generator=g)
-    lenet, shapes_cnn = load_model("lenet-mnist", device="cpu"), load_model("shapes-cnn", device="cpu")
-    return lenet, digits[i], digit_labels[i], shapes_cnn, shapes[j], shape_labels[j], other
+    return lenet, digits, digit_labels, shapes_cnn, shapes, shape_labels, other
 
 
 def _saliency_cases(seed: int) -> list[Case]:

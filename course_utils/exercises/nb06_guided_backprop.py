@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from . import Case, Exercise, uniform
+from . import Case, Exercise, draw_test_images, uniform
 
 RULES = ("backprop", "deconvnet", "guided")
 
@@ -49,18 +49,10 @@ def _relu_backward_cases(seed: int) -> list[Case]:
 # ---------------------------------------------------------------- models and images, loaded at check time
 
 def _digits_and_shapes(seed: int, n_digits: int, n_shapes: int):
-    from course_utils.data import load_mnist
-    from course_utils.models import load_model
-    from course_utils.shapes import load_shapes
-
     g = _generator(seed)
-    digits, digit_labels = load_mnist("test")
-    shapes, shape_labels, _ = load_shapes("test")
-    i = torch.randperm(len(digits), generator=g)[:n_digits]
-    j = torch.randperm(len(shapes), generator=g)[:n_shapes]
-    other = (shape_labels[j] + torch.randint(1, 8, (n_shapes,), generator=g)) % 8
-    lenet, shapes_cnn = load_model("lenet-mnist", device="cpu"), load_model("shapes-cnn", device="cpu")
-    return g, lenet, digits[i], digit_labels[i], shapes_cnn, shapes[j], shape_labels[j], other
+    lenet, digits, digit_labels, shapes_cnn, shapes, shape_labels = draw_test_images(g, n_digits, n_shapes)
+    other = (shape_labels + torch.randint(1, 8, (n_shapes,), generator=g)) % 8      # never the true class
+    return g, lenet, digits, digit_labels, shapes_cnn, shapes, shape_labels, other
 
 
 # ---------------------------------------------------------------- 06.2 guided_grad_cam

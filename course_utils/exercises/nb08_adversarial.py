@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from . import Case, Exercise, uniform
+from . import Case, Exercise, draw_test_images, uniform
 
 
 def _generator(seed: int) -> torch.Generator:
@@ -15,20 +15,11 @@ def _generator(seed: int) -> torch.Generator:
 
 
 def _data(seed: int, n_digits: int, n_shapes: int):
-    # Models and images are loaded here, at check time, so that importing the registry stays cheap.
-    from course_utils.data import load_mnist
-    from course_utils.models import load_model
-    from course_utils.shapes import load_shapes
-
+    # Float64 models and images: no near-zero gradient can take another sign on another CPU.
     g = _generator(seed)
-    digits, digit_labels = load_mnist("test")
-    shapes, shape_labels, _ = load_shapes("test")
-    i = torch.randperm(len(digits), generator=g)[:n_digits]
-    j = torch.randperm(len(shapes), generator=g)[:n_shapes]
-    lenet = load_model("lenet-mnist", device="cpu").double()
-    cnn = load_model("shapes-cnn", device="cpu").double()
-    other = (digit_labels[i] + torch.randint(1, 10, (n_digits,), generator=g)) % 10      # never the true class
-    return g, lenet, digits[i].double(), digit_labels[i], other, cnn, shapes[j].double(), shape_labels[j]
+    lenet, digits, digit_labels, cnn, shapes, shape_labels = draw_test_images(g, n_digits, n_shapes)
+    other = (digit_labels + torch.randint(1, 10, (n_digits,), generator=g)) % 10      # never the true class
+    return g, lenet.double(), digits.double(), digit_labels, other, cnn.double(), shapes.double(), shape_labels
 
 
 def _fgsm_cases(seed: int) -> list[Case]:
