@@ -57,23 +57,23 @@ browser-deps: $(STAMP)
 
 # Posted lecture notes: every solution notebook executed and exported to HTML under build/notes/.
 notes: $(STAMP)
-	$(PY) -m course_utils.notes
+	$(PY) -m instructor.notes
 
 unit: $(STAMP)
 	$(PY) -m pytest -n $(PYTEST_WORKERS) tests $(PYTEST_ARGS)
 
 student: $(STAMP)
-	$(PY) -m course_utils.assign
+	$(PY) -m instructor.assign
 
 expected: $(STAMP)
-	$(PY) -m course_utils.expected
+	$(PY) -m instructor.expected
 
 models: $(STAMP)
-	$(PY) -m course_utils.train lenet-mnist
-	$(PY) -m course_utils.train shapes-cnn
-	$(PY) -m course_utils.train lenet-mnist-b
-	$(PY) -m course_utils.train shapes-cnn-b
-	$(PY) -m course_utils.train shapes-cnn-tagged
+	$(PY) -m instructor.train lenet-mnist
+	$(PY) -m instructor.train shapes-cnn
+	$(PY) -m instructor.train lenet-mnist-b
+	$(PY) -m instructor.train shapes-cnn-b
+	$(PY) -m instructor.train shapes-cnn-tagged
 
 weights: $(STAMP)
 	$(PY) -m course_utils.imagenet fetch $(or $(MODELS),squeezenet1_1 alexnet vgg16 vgg19)
@@ -85,12 +85,12 @@ grade: $(STAMP)
 	@command -v bwrap >/dev/null || [ "$$(id -u)" != 0 ] || { echo "Installing bubblewrap with apt-get (the grader's sandbox)"; apt-get install -y -q bubblewrap >/dev/null 2>&1; } \
 	  || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q bubblewrap >/dev/null 2>&1) \
 	  || echo "Could not install bubblewrap with apt-get; the grader will say what to do."
-	$(PY) -m grader "$(SUBMISSIONS)" --out "$(or $(OUT),grades.csv)" $(GRADE_ARGS)
+	$(PY) -m instructor.grade "$(SUBMISSIONS)" --out "$(or $(OUT),grades.csv)" $(GRADE_ARGS)
 
 # The bundle students receive: notebooks/, course_utils/, data/, a student README and Makefile.
 release: $(STAMP)
 	rm -f dist/optimizing-the-input-student.zip
-	$(PY) -m grader.release --out dist/optimizing-the-input-student.zip
+	$(PY) -m instructor.release --out dist/optimizing-the-input-student.zip
 
 clean-venv:
 	rm -rf $(VENV)

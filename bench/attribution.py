@@ -42,7 +42,7 @@ except ImportError:  # pragma: no cover - the message is the point
 
 from course_utils import gradient_x_input, load_mnist, load_model, load_shapes
 from course_utils.hooks import relu_rule_gradient
-from course_utils.expected import solution_functions
+from instructor.expected import solution_functions
 from course_utils.hooks import get_layer
 
 

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from course_utils import load_mnist, load_model, load_shapes  # noqa: E402
-from course_utils.expected import solution_functions  # noqa: E402
+from instructor.expected import solution_functions  # noqa: E402
 
 BATCH_SIZES = (16, 64, 256)
 SETTINGS = [  # name, model, patch size, stride

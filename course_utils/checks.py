@@ -1,6 +1,6 @@
 """Self-checks: run a student's function on the registered cases and say in words what is right or wrong.
 
-The expected outputs come from the solution notebooks (``python -m course_utils.expected``) and are
+The expected outputs come from the solution notebooks (``python -m instructor.expected``) and are
 stored as plain arrays in ``data/expected/<notebook>.npz``. The comparison reports, for each case,
 the type, shape and dtype of what came back and its relative error against the stated tolerance:
 

@@ -1,7 +1,7 @@
 """The workbook's two small trained classifiers, and ``load_model`` to get any model by name.
 
 ``LeNet`` reads MNIST digits; ``ShapesCNN`` reads the synthetic shapes of ``course_utils.shapes``.
-Their weights are shipped in ``data/models/`` (retrain with ``python -m course_utils.train NAME``).
+Their weights are shipped in ``data/models/`` (retrain with ``python -m instructor.train NAME``).
 The ImageNet models are handed on to ``course_utils.imagenet``.
 """
 from __future__ import annotations
@@ -185,7 +185,7 @@ def load_model(name: str, device: str | torch.device | None = None) -> nn.Module
     if not path.is_file():
         raise FileNotFoundError(
             f"The weights of {name!r} are missing: expected {path}. Restore them with `git checkout data/` "
-            f"or rebuild them with `python -m course_utils.train {name}`."
+            f"or rebuild them with `python -m instructor.train {name}`."
         )
     model = build_model(name)
     model.load_state_dict(torch.load(path, weights_only=True, map_location="cpu"))

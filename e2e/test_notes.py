@@ -43,7 +43,7 @@ def _interactive_cells(stem: str) -> int:
 def notes(tmp_path_factory):
     """Build the notes as `make notes` does, into a temporary folder."""
     out = tmp_path_factory.mktemp("notes")
-    result = subprocess.run([sys.executable, "-m", "course_utils.notes", "--out", str(out)], cwd=ROOT,
+    result = subprocess.run([sys.executable, "-m", "instructor.notes", "--out", str(out)], cwd=ROOT,
                             capture_output=True, text=True, timeout=1200)
     assert result.returncode == 0, f"make notes failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
     print(result.stdout)

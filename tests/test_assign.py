@@ -6,8 +6,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils import assign
-from course_utils.assign import make_student_notebook, solution_regions, strip_solutions
+from instructor import assign
+from instructor.assign import make_student_notebook, solution_regions, strip_solutions
 from course_utils.exercises import all_exercises
 from course_utils.paths import ROOT
 

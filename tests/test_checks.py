@@ -7,8 +7,8 @@ from torch import nn
 from course_utils import ExerciseCheckFailed, check
 from course_utils.checks import compare_output, encode_output
 from course_utils.exercises import all_exercises, get_exercise
-from course_utils.expected import main as expected_main
-from course_utils.expected import solution_functions
+from instructor.expected import main as expected_main
+from instructor.expected import solution_functions
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def test_expected_values_hold_on_other_kernels_and_thread_counts(variant):
     import sys
 
     env = {**os.environ, **CPU_VARIANTS[variant]}
-    run = subprocess.run([sys.executable, "-m", "course_utils.expected", "--check", "--verbose"], env=env,
+    run = subprocess.run([sys.executable, "-m", "instructor.expected", "--check", "--verbose"], env=env,
                          capture_output=True, text=True, timeout=1200)
     assert run.returncode == 0, f"the drift test fails with {variant}:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
 
@@ -53,7 +53,7 @@ def test_a_one_line_change_of_a_solution_fails_the_drift_test():
     """Round-off passes the drift test; a small real change of a solution does not."""
     from course_utils.checks import load_expected
     from course_utils.exercises import exercises_for
-    from course_utils.expected import DRIFT_SHARE, drift
+    from instructor.expected import DRIFT_SHARE, drift
 
     namespace = solution_functions("01_filters")
     exercise = next(ex for ex in exercises_for("01_filters") if ex.function == "cross_correlate")

@@ -20,11 +20,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils.assign import BEGIN, END
+from instructor.assign import BEGIN, END
 from course_utils.exercises import exercises_for
-from grader import jail
-from grader.core import find_submissions, gradable_notebooks, main, write_results
-from grader.run import Limits
+from instructor import jail
+from instructor.grade import find_submissions, gradable_notebooks, main, write_results
+from instructor.run import Limits
 
 NO_BWRAP = jail.unavailable()
 needs_bwrap = pytest.mark.skipif(NO_BWRAP is not None, reason=f"{NO_BWRAP} (the grader's sandbox tests need it)")
@@ -87,7 +87,7 @@ _FROM_THE_SOLUTIONS = """_SOLUTIONS = {}
 def _solution(name):
     if not _SOLUTIONS:
         try:
-            from course_utils.expected import solution_functions
+            from instructor.expected import solution_functions
             _SOLUTIONS.update(solution_functions("01_filters"))
         except ImportError:
             import json
@@ -207,7 +207,7 @@ def build_fixtures(root: Path) -> dict[tuple[str, str], int]:
     hostile["forged"] = (_with_body_prefix(nb, "conv_parameter_count",
                                            _WRITE_ON_EVERY_FD.format(lines=[{"event": "exercise_end", "id": []}])),
                          top - pts["conv_parameter_count"])
-    # Calls the solutions: course_utils.expected.solution_functions, else the notebook in course_utils.paths.solutions_dir().
+    # Calls the solutions: instructor.expected.solution_functions, else the notebook in course_utils.paths.solutions_dir().
     nb = _read("notebooks", BASE)
     _cell_defining(nb, "hidden_unit_line").source = _FROM_THE_SOLUTIONS + "\n\n" + _cell_defining(nb, "hidden_unit_line").source
     for ex in exercises_for(BASE):
@@ -249,7 +249,7 @@ def graded(tmp_path_factory):
     expected = build_fixtures(root)
     out = tmp_path_factory.mktemp("out") / "grades.csv"
     t0 = time.monotonic()
-    from grader.core import grade_all
+    from instructor.grade import grade_all
     grades, unmatched = grade_all(root, LIMITS, jobs=2, progress=False)
     seconds = time.monotonic() - t0
     csv_path, feedback = write_results(grades, out)
@@ -353,7 +353,7 @@ def test_bad_arguments_give_clear_errors(tmp_path, capsys):
 # ---------------------------------------------------------------------------- the parts, one at a time
 
 def test_malformed_or_forged_events_are_garbage():
-    from grader.run import event_key
+    from instructor.run import event_key
     report = {"id": "01.1", "defined": True, "params": ["weight", "bias"],
               "cases": [{"status": "returned", "tuple": True, "items": [{"kind": "tensor", "key": "c0_o0"},
                                                                           {"kind": "float", "value": "nan"}],
@@ -390,7 +390,7 @@ def test_malformed_or_forged_events_are_garbage():
 
 @needs_bwrap
 def test_forged_start_events_do_not_reset_the_time_limit():
-    from grader.run import run_sandbox
+    from instructor.run import run_sandbox
     forge = ("import os, time\nend = time.monotonic() + 8\nwhile time.monotonic() < end:\n"
              "    for fd in range(3, 16):\n        for line in (b'{\"event\": \"cell_start\", \"cell\": 0}\\n',"
              " b'{\"event\": \"cell_start\", \"cell\": 2}\\n', b'{\"event\": \"exercise_start\", \"id\": \"01.1\"}\\n'):\n"
@@ -405,9 +405,9 @@ def test_forged_start_events_do_not_reset_the_time_limit():
 
 
 def test_an_internal_error_costs_one_notebook_not_the_run(tmp_path, monkeypatch):
-    import grader.core as core
+    import instructor.grade as core
     from course_utils.checks import CheckResult
-    from grader.run import NotebookGrade
+    from instructor.run import NotebookGrade
 
     for student in ("ann", "bob"):
         _write(_read("notebooks", BASE), tmp_path / student / f"{BASE}.ipynb")
@@ -428,7 +428,7 @@ def test_an_internal_error_costs_one_notebook_not_the_run(tmp_path, monkeypatch)
 
 
 def test_cells_of_definitions_only_are_run_and_others_are_not():
-    from grader.run import definitions_only, exercise_cells
+    from instructor.run import definitions_only, exercise_cells
     assert definitions_only('%matplotlib inline\n"""Helpers."""\nimport math\nfrom torch import nn\n\n'
                             'SCALE = 1 / 255\nNAMES, SIZES = ("a", "b"), {"a": -1}\nLIMIT: int = 3\n\n'
                             '@staticmethod\ndef helper(x):\n    return x\n\nclass Net(nn.Module):\n    pass\n')
@@ -445,15 +445,17 @@ def test_cells_of_definitions_only_are_run_and_others_are_not():
 
 def test_the_student_side_copy_holds_no_solutions_nor_instructor_modules():
     import os
-    from grader.run import INSTRUCTOR_ONLY, prepare_student_side, remove_student_side
+    from instructor.run import prepare_student_side, remove_student_side
 
     root = Path(prepare_student_side())
     try:
         names = {p.relative_to(root).as_posix() for p in root.rglob("*")}
         assert {"course_utils/__init__.py", "course_utils/paths.py", "course_utils/checks.py",
                 "course_utils/exercises/nb01_filters.py", f"data/expected/{BASE}.npz", "data/mnist_5000.npz"} <= names
-        assert not {f"course_utils/{m}" for m in INSTRUCTOR_ONLY} & names
-        assert not any(n.startswith(("solutions", "notebooks", "grader", "tests", "data/grader")) or "__pycache__" in n
+        copied = {n for n in names if n.startswith("course_utils/") and n.endswith(".py")}
+        assert copied == {p.relative_to(REPO).as_posix() for p in (REPO / "course_utils").rglob("*.py")}, \
+            "the student side takes course_utils/ whole"
+        assert not any(n.startswith(("solutions", "notebooks", "instructor", "tests", "data/grader")) or "__pycache__" in n
                        for n in names)
         # course_utils.paths.ROOT is the folder above course_utils/: the copy, which has no solutions/
         assert (root / "course_utils" / "paths.py").read_text() == (REPO / "course_utils" / "paths.py").read_text()
@@ -464,10 +466,10 @@ def test_the_student_side_copy_holds_no_solutions_nor_instructor_modules():
 
 
 def test_the_student_side_copy_leaves_grader_only_data_out(tmp_path):
-    from grader.run import prepare_student_side, remove_student_side
+    from instructor.run import prepare_student_side, remove_student_side
 
-    for name in ["course_utils/__init__.py", "course_utils/paths.py", "course_utils/assign.py", "course_utils/expected.py",
-                 "course_utils/notes.py", "course_utils/sub/expected.py", "course_utils/__pycache__/paths.cpython-311.pyc",
+    for name in ["course_utils/__init__.py", "course_utils/paths.py", "course_utils/expected.py",
+                 "course_utils/sub/expected.py", "course_utils/__pycache__/paths.cpython-311.pyc", "instructor/grade.py",
                  "data/expected/a.npz", "data/models/m.pt", "data/grader/secret.npz", "data/grader/more/deep.npz",
                  "solutions/a.ipynb"]:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
@@ -475,7 +477,7 @@ def test_the_student_side_copy_leaves_grader_only_data_out(tmp_path):
     root = Path(prepare_student_side(tmp_path))
     try:
         assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()) == [
-            "course_utils/__init__.py", "course_utils/paths.py", "course_utils/sub/expected.py",
+            "course_utils/__init__.py", "course_utils/expected.py", "course_utils/paths.py", "course_utils/sub/expected.py",
             "data/expected/a.npz", "data/models/m.pt"]
     finally:
         remove_student_side(str(root))
@@ -506,7 +508,7 @@ def test_hidden_cases_differ_from_the_visible_ones():
 
 
 # ---------------------------------------------------------------------------- attacks on the grader itself (issue 12)
-# Each is a submission of 01_filters graded through the command line (``python -m grader SUBS --out CSV``),
+# Each is a submission of 01_filters graded through the command line (``python -m instructor.grade SUBS --out CSV``),
 # as an instructor runs it, so that /proc shows what it would show in a real run.
 
 _FIND_GRADER = '''import os, time
@@ -833,7 +835,7 @@ def _alive_from_attacks() -> list[str]:
 
 @pytest.fixture(scope="module")
 def attacked(tmp_path_factory):
-    """The attack set graded as an instructor grades: ``python -m grader SUBS --out CSV``, two at a time."""
+    """The attack set graded as an instructor grades: ``python -m instructor.grade SUBS --out CSV``, two at a time."""
     if NO_BWRAP:
         pytest.skip(f"{NO_BWRAP} (the grader's sandbox tests need it)")
     root, out_dir = tmp_path_factory.mktemp("attacks"), tmp_path_factory.mktemp("attack-results")
@@ -915,7 +917,7 @@ def test_without_bubblewrap_the_grader_refuses_in_one_line(tmp_path, capsys, mon
 
 
 def test_only_regular_files_are_read_and_within_a_bound(tmp_path):
-    from grader.run import read_bounded
+    from instructor.run import read_bounded
     (tmp_path / "nb.ipynb").write_bytes(b"x" * 100)
     assert read_bounded(tmp_path / "nb.ipynb", 100) == b"x" * 100
     with pytest.raises(ValueError, match="larger than"):
@@ -929,7 +931,7 @@ def test_only_regular_files_are_read_and_within_a_bound(tmp_path):
 
 
 def test_notebook_json_that_jupyter_opens_is_read():
-    from grader.run import exercise_cells, load_notebook
+    from instructor.run import exercise_cells, load_notebook
     nb = json.loads((REPO / "solutions" / f"{BASE}.ipynb").read_text())
     del nb["metadata"]
     nb["cells"][0]["source"] = None
@@ -946,7 +948,7 @@ def test_notebook_json_that_jupyter_opens_is_read():
 
 
 def test_an_exercise_bound_to_a_lambda_or_a_staticmethod_is_run():
-    from grader.run import bound_names
+    from instructor.run import bound_names
     assert bound_names("f = lambda x: x") == {"f"}
     assert bound_names("class K:\n    @staticmethod\n    def f(x):\n        return x\n\n\nf = K.f") == {"K", "f"}
     assert bound_names("from m import g as f, h\nimport a.b") == {"f", "h", "a"}
@@ -955,7 +957,7 @@ def test_an_exercise_bound_to_a_lambda_or_a_staticmethod_is_run():
 
 
 def test_file_names_are_safe_and_distinct():
-    from grader.core import file_names
+    from instructor.grade import file_names
     students = ["alice", "alice smith", "alice_smith", "Alice_Smith", "José", "Jose", "张伟", "x" * 300,
                 os.fsdecode(b"caf\xe9"), "../etc", "."]
     names = file_names(students)
@@ -966,7 +968,7 @@ def test_file_names_are_safe_and_distinct():
 
 
 def test_hidden_case_errors_show_their_type_only():
-    from grader.run import replay
+    from instructor.run import replay
     from course_utils.exercises import get_exercise
     ex = get_exercise("conv_parameter_count")
     report = {"cases": [{"status": "error", "error_type": "ValueError", "error": "visible " + "v" * 1000},
@@ -982,7 +984,7 @@ def test_hidden_case_errors_show_their_type_only():
 
 @needs_bwrap
 def test_too_much_on_the_channel_costs_that_step_with_a_message():
-    from grader.run import run_sandbox
+    from instructor.run import run_sandbox
     flood = ("import os\nfor fd in range(3, 16):\n    try:\n        os.write(fd, b'x' * (3 << 20))\n"
              "    except OSError:\n        pass\nimport time\ntime.sleep(5)\n")
     job = {"cells": [("setup", "pass"), ("the flooding cell", flood)], "skip_cells": [], "skip_exercises": [],
@@ -994,9 +996,9 @@ def test_too_much_on_the_channel_costs_that_step_with_a_message():
 
 def test_without_isolation_the_sandbox_still_runs_with_its_limits():
     """--no-isolation: a plain child process with the resource limits and a student-side copy of its own."""
-    from grader.run import run_sandbox
+    from instructor.run import run_sandbox
     job = {"cells": [("setup", "import course_utils, sys\nassert 'grade-student-side-' in course_utils.__file__"),
-                     ("cell", "from course_utils.expected import compute_expected")],
+                     ("cell", "from instructor.expected import compute_expected")],
            "skip_cells": [], "skip_exercises": [], "exercises": []}
     events = list(run_sandbox(job, Limits(notebook_s=60, setup_s=60, exercise_s=20), time.monotonic() + 60,
                               isolated=False))

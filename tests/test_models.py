@@ -3,7 +3,8 @@ import pytest
 import torch
 from torch import nn
 
-from course_utils import models, train
+from course_utils import models
+from instructor import train
 from course_utils.data import load_mnist
 from course_utils.device import get_device
 from course_utils.models import MODEL_NAMES, LeNet, ShapesCNN, load_model
@@ -124,7 +125,7 @@ def test_load_model_missing_checkpoint_says_how_to_rebuild(monkeypatch, tmp_path
         load_model("shapes-cnn")
     message = str(error.value)
     assert str(tmp_path / "models" / "shapes-cnn.pt") in message
-    assert "python -m course_utils.train shapes-cnn" in message
+    assert "python -m instructor.train shapes-cnn" in message
 
 
 def test_load_model_hands_imagenet_names_to_the_imagenet_module(monkeypatch):

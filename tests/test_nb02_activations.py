@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch import nn
 
-from course_utils.expected import solution_functions
+from instructor.expected import solution_functions
 
 
 @pytest.fixture(scope="module")

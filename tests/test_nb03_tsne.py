@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy.optimize import brentq
 
-from course_utils.expected import solution_functions
+from instructor.expected import solution_functions
 
 
 @pytest.fixture(scope="module")

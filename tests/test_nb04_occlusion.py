@@ -7,7 +7,7 @@ from torchvision.transforms.functional import gaussian_blur
 from course_utils import check, load_mnist, load_model, load_shapes
 from course_utils.checks import load_expected, run_cases
 from course_utils.exercises import get_exercise
-from course_utils.expected import solution_functions
+from instructor.expected import solution_functions
 
 
 @pytest.fixture(scope="module")

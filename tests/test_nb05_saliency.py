@@ -12,7 +12,7 @@ from torch import nn
 from course_utils import check, load_mnist, load_model, load_shapes
 from course_utils.checks import load_expected, run_cases
 from course_utils.exercises import get_exercise
-from course_utils.expected import solution_functions
+from instructor.expected import solution_functions
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +125,7 @@ def test_saliency_leaves_inputs_untouched(nb05):
 
 
 def test_saliency_check_passes_and_catches_a_sum_over_channels(nb05):
-    # (`python -m course_utils.expected --check` compares all three functions with the stored values.)
+    # (`python -m instructor.expected --check` compares all three functions with the stored values.)
     assert check(nb05["saliency_map"], quiet=True).passed
 
     def saliency_summed(model, inputs, target):

@@ -18,7 +18,7 @@ from torch import nn
 from course_utils import check, load_mnist, load_model, load_shapes, relu_backward_rule
 from course_utils.checks import load_expected, run_cases
 from course_utils.exercises import get_exercise
-from course_utils.expected import solution_functions
+from instructor.expected import solution_functions
 from course_utils.hooks import relu_rule_gradient
 from course_utils.paths import solutions_dir
 

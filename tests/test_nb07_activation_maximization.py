@@ -13,7 +13,7 @@ from torch import nn
 from course_utils import check, load_mnist, load_model
 from course_utils.checks import load_expected, run_cases
 from course_utils.exercises import get_exercise
-from course_utils.expected import solution_functions
+from instructor.expected import solution_functions
 
 
 @pytest.fixture(scope="module")

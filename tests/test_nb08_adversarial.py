@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_utils import load_mnist, load_model
-from course_utils.expected import solution_functions
+from instructor.expected import solution_functions
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_utils import load_image, load_model, load_shapes
-from course_utils.expected import solution_functions
+from instructor.expected import solution_functions
 
 
 @pytest.fixture(scope="module")

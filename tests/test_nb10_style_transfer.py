@@ -9,7 +9,7 @@ import torchvision
 
 from course_utils import (check, layer_features, load_model, load_texture, optimize_image, out_of_range, shapes_extractor,
                           vgg19_extractor)
-from course_utils.expected import solution_functions
+from instructor.expected import solution_functions
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import itertools
 import pytest
 import torch
 
-from course_utils.expected import solution_functions
+from instructor.expected import solution_functions
 
 
 @pytest.fixture(scope="module")

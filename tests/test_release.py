@@ -9,8 +9,8 @@ import zipfile
 import nbformat
 import pytest
 
-from course_utils.assign import BEGIN
-from grader import release
+from instructor.assign import BEGIN
+from instructor import release
 
 ROOT = release.NAME + "/"
 
@@ -59,14 +59,16 @@ def test_the_bundle_holds_what_students_need_and_nothing_of_the_grader(bundle):
                    "course_utils/checks.py", "data/mnist_5000.npz", "data/models/lenet-mnist.pt",
                    "config/jupyterlab/overrides.json"]:
         assert needed in names
-    for instructor_only in release.INSTRUCTOR_ONLY:
-        assert instructor_only not in names, f"{instructor_only} reads solutions/ and is not for students"
+    tracked = subprocess.run(["git", "ls-files", "course_utils"], cwd=release.REPO, capture_output=True,
+                             text=True, check=True).stdout.split()
+    shipped = sorted(n for n in names if n.startswith("course_utils/"))
+    assert shipped == sorted(t for t in tracked if (release.REPO / t).is_file()), "course_utils/ ships whole, as in git"
     for nb in (release.REPO / "notebooks").glob("*.ipynb"):
         if f"notebooks/{nb.name}" not in names:  # only work in progress (not yet in git) may be missing
             assert subprocess.run(["git", "ls-files", "--error-unmatch", f"notebooks/{nb.name}"], cwd=release.REPO,
                                   capture_output=True).returncode != 0
     for name in names:
-        assert not name.startswith(("solutions/", "grader/", "tests/", "e2e/", ".ci/", "bench/")), name
+        assert not name.startswith(("solutions/", "instructor/", "tests/", "e2e/", ".ci/", "bench/")), name
         assert "__pycache__" not in name
         if name.startswith("data/expected/"):
             assert f"notebooks/{name.split('/')[-1][:-4]}.ipynb" in names
@@ -83,8 +85,8 @@ def test_the_bundle_works_on_its_own(bundle, tmp_path):
             "for ex in all_exercises():\n"
             "    if (p.notebooks_dir() / f'{ex.notebook}.ipynb').exists():\n"
             "        load_expected(ex.notebook, ex.function)\n"
-            "try:\n    import grader\nexcept ImportError:\n    pass\nelse:\n"
-            "    assert not pathlib.Path(grader.__file__).is_relative_to(sys.argv[1])\n")
+            "try:\n    import instructor\nexcept ImportError:\n    pass\nelse:\n"
+            "    assert not pathlib.Path(instructor.__file__).is_relative_to(sys.argv[1])\n")
     env = dict(os.environ, PYTHONPATH=str(home))
     run = subprocess.run([sys.executable, "-c", code, str(home)], cwd=home, env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr

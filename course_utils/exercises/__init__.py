@@ -2,7 +2,7 @@
 
 Each notebook's exercises live in their own module (``nb01_filters.py``, ...), which lists them with
 the *inputs* of their test cases. The expected outputs are not here: they are computed from the
-solution notebooks by ``python -m course_utils.expected`` and stored in ``data/expected/``.
+solution notebooks by ``python -m instructor.expected`` and stored in ``data/expected/``.
 """
 from __future__ import annotations
 

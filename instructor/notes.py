@@ -11,9 +11,9 @@ repository's notebooks are never written.
 
 Usage::
 
-    python -m course_utils.notes                    # every lecture -> build/notes/
-    python -m course_utils.notes 01_filters 05      # only lectures whose name contains these
-    python -m course_utils.notes --out DIR --jobs 2
+    python -m instructor.notes                    # every lecture -> build/notes/
+    python -m instructor.notes 01_filters 05      # only lectures whose name contains these
+    python -m instructor.notes --out DIR --jobs 2
 """
 from __future__ import annotations
 
@@ -29,8 +29,8 @@ from pathlib import Path
 
 import nbformat
 
-from .paths import ROOT, solutions_dir
-from .widgets import STATIC_ENV
+from course_utils.paths import ROOT, solutions_dir
+from course_utils.widgets import STATIC_ENV
 
 __all__ = ["lecture_info", "execute_notebook", "build_notes", "mathjax_source", "MATHJAX_DIR", "MATHJAX_URL"]
 
@@ -196,7 +196,7 @@ def build_notes(names: list[str] | None = None, out_dir: Path = DEFAULT_OUT, job
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_utils.notes", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m instructor.notes", description=__doc__.split("\n\n")[0])
     parser.add_argument("names", nargs="*", help="parts of notebook names, e.g. 01 or 05_saliency (default: all)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: build/notes)")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="notebooks run at once")

@@ -1,6 +1,6 @@
 """Grade one submitted notebook: run the student's code in a sandboxed process, compare in the grader.
 
-The student's process (``grader/sandbox.py``) runs in a bubblewrap sandbox (``grader/jail.py``) that
+The student's process (``instructor/sandbox.py``) runs in a bubblewrap sandbox (``instructor/jail.py``) that
 holds only the interpreter, the virtual environment, a read-only student-side ``course_utils`` +
 ``data/`` made for that process alone, and a size-limited working directory; at most
 ``Limits.processes`` processes, every one of them killed when it ends. It gets the official setup
@@ -39,7 +39,7 @@ import torch
 
 from course_utils.checks import CaseResult, CheckResult, run_cases
 from course_utils.exercises import Case, Exercise
-from course_utils.expected import python_only
+from instructor.expected import python_only
 
 from . import jail, release
 
@@ -348,15 +348,9 @@ def expected_events(job: dict) -> list[tuple]:
 
 # ---------------------------------------------------------------------------- the student-side course_utils
 
-# The course_utils modules that the student's process does not get: those the student bundle leaves
-# out (they read solutions/). Once they live outside course_utils, this list is empty.
-STUDENT_SIDE_EXCLUDED = tuple(Path(f).name for f in release.INSTRUCTOR_ONLY)
-INSTRUCTOR_ONLY = STUDENT_SIDE_EXCLUDED  # the older name
-
-
 def prepare_student_side(repo: Path = REPO) -> str:
     """Copy what one student's process may import into a fresh folder and return it: ``course_utils/``
-    without the modules in ``STUDENT_SIDE_EXCLUDED``, and ``data/`` without anything grader-only; no
+    whole (it holds only what students import: the instructor's tools live in ``instructor/``), and ``data/`` without anything grader-only; no
     ``solutions/``, so that the copy's ``course_utils.paths.solutions_dir()`` is empty. The files are
     made read-only (and the sandbox mounts the folder read-only). ``run_sandbox`` makes one for each
     process it starts, so that nothing a process does to its copy reaches another. Remove it with
@@ -365,12 +359,6 @@ def prepare_student_side(repo: Path = REPO) -> str:
 
     root = Path(tempfile.mkdtemp(prefix="grade-student-side-"))
     junk = shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
-
-    def code(folder, names):
-        skip = set(junk(folder, names))
-        if Path(folder) == repo / "course_utils":  # copytree passes the folders as it was given them
-            skip |= {n for n in names if n in STUDENT_SIDE_EXCLUDED}
-        return skip
 
     def data(folder, names):
         skip = set(junk(folder, names))
@@ -382,7 +370,7 @@ def prepare_student_side(repo: Path = REPO) -> str:
         return skip
 
     try:
-        shutil.copytree(repo / "course_utils", root / "course_utils", ignore=code)
+        shutil.copytree(repo / "course_utils", root / "course_utils", ignore=junk)
         if (repo / "data").is_dir():
             shutil.copytree(repo / "data", root / "data", ignore=data)
         for path in sorted(root.rglob("*"), reverse=True):

@@ -7,9 +7,9 @@ calls each exercise's function on its registered cases (seed 0) and stores the o
 
 Usage::
 
-    python -m course_utils.expected            # rebuild every notebook's expected values
-    python -m course_utils.expected 01_filters # only this one
-    python -m course_utils.expected --check    # exit 1 if the stored values are out of date
+    python -m instructor.expected            # rebuild every notebook's expected values
+    python -m instructor.expected 01_filters # only this one
+    python -m instructor.expected --check    # exit 1 if the stored values are out of date
 
 "Out of date" means moved by more than ``DRIFT_SHARE`` of the exercise's self-check tolerance, in the
 self-check's own measure (``max |difference| / max |expected|``): float32 round-off from another CPU,
@@ -25,9 +25,9 @@ import nbformat
 import numpy as np
 
 from .assign import BEGIN
-from .checks import encode_output, expected_path, load_expected, save_expected
-from .exercises import all_exercises, exercises_for
-from .paths import solutions_dir
+from course_utils.checks import encode_output, expected_path, load_expected, save_expected
+from course_utils.exercises import all_exercises, exercises_for
+from course_utils.paths import solutions_dir
 
 __all__ = ["python_only", "solution_functions", "compute_expected", "drift", "DRIFT_SHARE"]
 
@@ -83,7 +83,7 @@ def drift(stored, fresh) -> float:
         absolute difference is below the self-check's round-off floor); ``inf`` if a case count, kind,
         shape or dtype differs or an integer/boolean value is not equal.
     """
-    from .checks import _ABS_FLOOR
+    from course_utils.checks import _ABS_FLOOR
 
     if len(stored) != len(fresh):
         return float("inf")
@@ -111,7 +111,7 @@ def drift(stored, fresh) -> float:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_utils.expected", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m instructor.expected", description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", help="notebook stems, e.g. 01_filters (default: all)")
     parser.add_argument("--check", action="store_true", help="compare with the stored values, write nothing")
     parser.add_argument("--verbose", action="store_true", help="with --check: print each exercise's drift and tolerance")

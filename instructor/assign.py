@@ -13,8 +13,8 @@ JupyterLab's *Run All* and nbval carry on past them while the exercise is unfini
 
 Usage::
 
-    python -m course_utils.assign            # (re)write notebooks/ from solutions/
-    python -m course_utils.assign --check    # exit 1 if notebooks/ differ from what would be written
+    python -m instructor.assign            # (re)write notebooks/ from solutions/
+    python -m instructor.assign --check    # exit 1 if notebooks/ differ from what would be written
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import nbformat
 
-from .paths import notebooks_dir, solutions_dir
+from course_utils.paths import notebooks_dir, solutions_dir
 
 __all__ = ["strip_solutions", "make_student_notebook", "solution_regions", "KERNEL_NAME"]
 
@@ -140,7 +140,7 @@ def build_all(check_only: bool = False, force: bool = False, out=None) -> int:
     for name in orphans:
         print(f"note: notebooks/{name} has no solution notebook; left as it is.", file=out)
     if drifted:
-        print("These student notebooks differ from their solutions; run `make student` (python -m course_utils.assign): "
+        print("These student notebooks differ from their solutions; run `make student` (python -m instructor.assign): "
               + ", ".join(str(p.name) for p in drifted), file=out)
         return 1
     if refused:
@@ -151,7 +151,7 @@ def build_all(check_only: bool = False, force: bool = False, out=None) -> int:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_utils.assign", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m instructor.assign", description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="only report drift, write nothing (exit 1 on drift)")
     parser.add_argument("--force", action="store_true", help="overwrite student notebooks even if they hold outputs")
     args = parser.parse_args(argv)

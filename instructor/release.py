@@ -1,8 +1,8 @@
-"""Build the bundle students receive: ``python -m grader.release`` (``make release``) writes a zip.
+"""Build the bundle students receive: ``python -m instructor.release`` (``make release``) writes a zip.
 
 It holds ``notebooks/``, ``course_utils/``, the ``data/`` the notebooks and self-checks need,
 ``environment.yml``, ``pyproject.toml``, and a student README and Makefile with their two commands.
-It leaves out ``solutions/``, ``grader/``, ``tests/`` and everything else only instructors need.
+It leaves out ``solutions/``, ``instructor/``, ``tests/`` and everything else only instructors need.
 Only files tracked by git are shipped (work in progress stays out). The build refuses to write a
 bundle that holds any line of a solution region.
 """
@@ -17,14 +17,11 @@ from pathlib import Path
 
 import nbformat
 
-from course_utils.assign import BEGIN, END, solution_regions
+from instructor.assign import BEGIN, END, solution_regions
 
 REPO = Path(__file__).resolve().parents[1]
 NAME = "optimizing-the-input"
 SHIPPED = ("notebooks/", "course_utils/", "data/", "config/jupyterlab/", "environment.yml", "pyproject.toml")
-# Instructor tools that read solutions/ (which students do not get): the same modules the grader keeps
-# out of the student's process.
-INSTRUCTOR_ONLY = tuple(f"course_utils/{name}" for name in ("assign.py", "expected.py", "notes.py"))
 GRADER_ONLY_DATA = ("data/grader/",)  # nothing today; grader-only data would go here
 
 STUDENT_README = """# Optimizing the Input: the student workbook
@@ -101,7 +98,7 @@ def shipped_files() -> list[str]:
         files = [str(p.relative_to(REPO)) for p in REPO.rglob("*") if p.is_file()]
     keep = []
     for f in files:
-        if not f.startswith(SHIPPED) or f.startswith(GRADER_ONLY_DATA) or f in INSTRUCTOR_ONLY:
+        if not f.startswith(SHIPPED) or f.startswith(GRADER_ONLY_DATA):
             continue
         if "__pycache__" in f or "/." in f or f.endswith((".pyc",)):
             continue
@@ -174,7 +171,7 @@ def build(out: Path, check: bool = True) -> Path:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m grader.release", description="Build the student bundle (a zip).")
+    parser = argparse.ArgumentParser(prog="python -m instructor.release", description="Build the student bundle (a zip).")
     parser.add_argument("--out", default=str(REPO / "dist" / f"{NAME}-student.zip"))
     args = parser.parse_args(argv)
     try:

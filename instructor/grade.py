@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from course_utils.exercises import all_exercises, exercises_for
-from course_utils.expected import compute_expected
+from instructor.expected import compute_expected
 from course_utils.checks import load_expected
 from course_utils.paths import solutions_dir
 
@@ -303,7 +303,7 @@ def grade_safely(student, notebook, path, exercises, plan, official_setup, limit
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m grader", description="Grade submitted notebooks against the solution set.")
+    parser = argparse.ArgumentParser(prog="python -m instructor.grade", description="Grade submitted notebooks against the solution set.")
     parser.add_argument("submissions", help="folder of submissions: a folder per student, or files named by student")
     parser.add_argument("--out", default="grades.csv", help="CSV to write (default grades.csv); never overwritten: "
                         "an existing one makes it write grades-2.csv, ...")
@@ -364,3 +364,7 @@ def main(argv=None) -> int:
     print(f"graded {len(grades) - missing} notebooks handed in by {students} students in {time.monotonic() - t0:.0f} s "
           f"({missing} not handed in score 0): grades in {out}, feedback in {feedback}/")
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,7 +1,7 @@
 """The student's side of grading: runs in its own process, started by ``grader.run``.
 
 This file is run as a script (``python -I sandbox.py STUDENT_SIDE``) under bubblewrap
-(``grader/jail.py``: its own namespaces, a file system of the interpreter, the virtual environment,
+(``instructor/jail.py``: its own namespaces, a file system of the interpreter, the virtual environment,
 ``STUDENT_SIDE`` and a size-limited working directory, nothing else), with resource limits set by the
 grader. It imports nothing from the grader, and ``course_utils`` only from ``STUDENT_SIDE``, the
 grader's read-only copy for this process without solutions or instructor-only modules
@@ -22,7 +22,7 @@ import sys
 import traceback
 
 
-def _python_only(source):  # course_utils.expected.python_only, which the student-side copy leaves out
+def _python_only(source):  # instructor.expected.python_only, which the student-side copy leaves out
     return "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
 
 

@@ -1,10 +1,10 @@
-"""Retrain the shipped models from scratch, reproducibly: ``python -m course_utils.train NAME``.
+"""Retrain the shipped models from scratch, reproducibly: ``python -m instructor.train NAME``.
 
 Usage::
 
-    python -m course_utils.train lenet-mnist [--out PATH] [--epochs E] [--seed S] [--force]
-    python -m course_utils.train shapes-cnn  [--out PATH] [--epochs E] [--seed S] [--force]
-    python -m course_utils.train lenet-mnist-b / shapes-cnn-b   (the same recipes, seed 1)
+    python -m instructor.train lenet-mnist [--out PATH] [--epochs E] [--seed S] [--force]
+    python -m instructor.train shapes-cnn  [--out PATH] [--epochs E] [--seed S] [--force]
+    python -m instructor.train lenet-mnist-b / shapes-cnn-b   (the same recipes, seed 1)
 
 Both runs are seeded (weights, data order, augmentation) and use deterministic algorithms, so the
 same machine and PyTorch version give the same weights again. On a 2-core CPU ``lenet-mnist``
@@ -216,7 +216,7 @@ def save_state_dict(model: nn.Module, out: Path, force: bool = False) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: train one model, print its time and test accuracy, save its weights."""
-    parser = argparse.ArgumentParser(prog="python -m course_utils.train",
+    parser = argparse.ArgumentParser(prog="python -m instructor.train",
                                      description="Retrain a shipped model from scratch, reproducibly.")
     parser.add_argument("name", choices=MODEL_NAMES, help="the model to train")
     parser.add_argument("--out", type=Path, default=None, help="where to write the state_dict (default: data/models/NAME.pt)")

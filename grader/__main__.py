@@ -1,5 +1,0 @@
-import sys
-
-from .core import main
-
-sys.exit(main())
