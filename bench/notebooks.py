@@ -1,6 +1,7 @@
 """Time every notebook end to end, as a student's Run All would run it.
 
-Usage: .venv/bin/python bench/notebooks.py [--load] [NAME ...]   (default: every notebook in solutions/ and notebooks/)
+Usage: .venv/bin/python bench/notebooks.py [--load] [--repeat N] [NAME ...]
+(default: every notebook in solutions/ and notebooks/)
 
 Prints one line per notebook (seconds, cells, errors) and writes bench/results/notebooks.json.
 The budget is 60 s per notebook on a 2-core laptop CPU.
@@ -8,10 +9,16 @@ The budget is 60 s per notebook on a 2-core laptop CPU.
 ``--load`` runs each notebook twice, quietly and then beside a CPU hog (one process that keeps one
 core busy, as a lecture laptop's browser or video call does), and reports both times and their ratio
 (budget: at most 2x); the results go to bench/results/notebooks-load.json.
+
+``--repeat N`` is the hang hunt: it runs each notebook N times beside the CPU hog, with a cell
+timeout of ``HANG_SECONDS``; a cell that runs past it counts as a hang, and the stuck kernel's Python
+stack is dumped with py-spy (if installed) before the run is abandoned. Results (every run's time,
+every hang with its stack) go to bench/results/notebooks-hangs.json.
 """
 from __future__ import annotations
 
 import json
+import queue
 import subprocess
 import sys
 import time
@@ -23,6 +30,7 @@ from jupyter_client.manager import start_new_kernel
 
 ROOT = Path(__file__).resolve().parents[1]
 CELL_TIMEOUT = 600  # seconds for one cell
+HANG_SECONDS = 180  # --repeat: a cell this slow counts as a hang (the slowest cell takes about 20 s loaded)
 
 
 class CellError(Exception):
@@ -49,9 +57,21 @@ def _run_cell(kc, source: str, timeout: float) -> dict:
             return reply["content"]
 
 
-def time_notebook(path: Path) -> dict:
+def _kernel_stack(km) -> str:
+    """The kernel's Python stack (py-spy dump), or why it could not be had."""
+    try:
+        pid = km.provisioner.process.pid
+        dump = subprocess.run([str(Path(sys.executable).with_name("py-spy")), "dump", "--pid", str(pid)],
+                              capture_output=True, text=True, timeout=60)
+        return (dump.stdout or dump.stderr)[:6000]
+    except Exception as exc:  # no py-spy, no permission: say so in the results
+        return f"no stack: {type(exc).__name__}: {exc}"
+
+
+def time_notebook(path: Path, cell_timeout: float = CELL_TIMEOUT) -> dict:
     nb = nbformat.read(path, as_version=4)
-    km, kc = start_new_kernel(kernel_name="python3", cwd=str(path.parent))
+    km, kc = start_new_kernel(kernel_name="optimizing-the-input", cwd=str(path.parent))
+    stack = None
     start = time.perf_counter()
     error = None
     try:
@@ -59,7 +79,11 @@ def time_notebook(path: Path) -> dict:
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code" or not cell.source.strip():
                 continue
-            content = _run_cell(kc, cell.source, CELL_TIMEOUT)
+            try:
+                content = _run_cell(kc, cell.source, cell_timeout)
+            except queue.Empty:
+                stack = _kernel_stack(km)
+                raise TimeoutError(f"cell {index} ran past {cell_timeout:.0f} s") from None
             if content["status"] == "error" and "raises-exception" not in cell.metadata.get("tags", []):
                 raise CellError(f"cell {index}: {content.get('ename')}: {content.get('evalue', '')[:150]}")
     except Exception as exc:  # an error cell, or a timeout (queue.Empty), ends the run
@@ -69,7 +93,28 @@ def time_notebook(path: Path) -> dict:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
     return {"notebook": f"{path.parent.name}/{path.name}", "seconds": round(seconds, 1),
-            "cells": sum(c.cell_type == "code" for c in nb.cells), "error": error}
+            "cells": sum(c.cell_type == "code" for c in nb.cells), "error": error, "stack": stack}
+
+
+def main_repeat(paths: list[Path], repeat: int) -> int:
+    results = []
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    for path in paths:
+        runs = []
+        with cpu_hog():
+            for _ in range(repeat):
+                runs.append(time_notebook(path, cell_timeout=HANG_SECONDS))
+        hangs = [r for r in runs if r["stack"] is not None]
+        errors = [r["error"] for r in runs if r["error"] and r["stack"] is None]
+        seconds = sorted(r["seconds"] for r in runs)
+        results.append({"notebook": runs[0]["notebook"], "runs": len(runs), "hangs": len(hangs),
+                        "errors": errors, "seconds_median": seconds[len(seconds) // 2],
+                        "seconds_max": seconds[-1], "stacks": [r["stack"] for r in hangs]})
+        print(f"{runs[0]['notebook']:40s} {len(runs)} loaded runs, {len(hangs)} hangs, {len(errors)} errors, "
+              f"median {seconds[len(seconds) // 2]:.1f} s, max {seconds[-1]:.1f} s", flush=True)
+        (out / "notebooks-hangs.json").write_text(json.dumps(results, indent=1) + "\n")
+    return 0 if all(r["hangs"] == 0 and not r["errors"] for r in results) else 1
 
 
 @contextmanager
@@ -107,9 +152,19 @@ def main_load(paths: list[Path]) -> int:
 def main(names: list[str]) -> int:
     load = "--load" in names
     names = [n for n in names if n != "--load"]
+    repeat = 0
+    if "--repeat" in names:
+        at = names.index("--repeat")
+        if at + 1 >= len(names) or not names[at + 1].isdigit() or int(names[at + 1]) < 1:
+            print("error: --repeat needs a positive number of runs, e.g. --repeat 20", file=sys.stderr)
+            return 2
+        repeat = int(names.pop(at + 1))
+        names.pop(at)
     paths = sorted((ROOT / "solutions").glob("*.ipynb")) + sorted((ROOT / "notebooks").glob("*.ipynb"))
     if names:
         paths = [p for p in paths if any(n in p.name for n in names)]
+    if repeat:
+        return main_repeat(paths, repeat)
     if load:
         return main_load(paths)
     results = []
