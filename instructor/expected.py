@@ -25,16 +25,12 @@ import nbformat
 import numpy as np
 
 from .assign import BEGIN
+from course_utils.cells import python_only
 from course_utils.checks import encode_output, expected_path, load_expected, save_expected
 from course_utils.exercises import all_exercises, exercises_for
 from course_utils.paths import solutions_dir
 
 __all__ = ["python_only", "solution_functions", "compute_expected", "drift", "DRIFT_SHARE"]
-
-
-def python_only(source: str) -> str:
-    """Drop IPython magics and shell lines, which plain ``exec`` cannot run."""
-    return "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
 
 
 def solution_functions(notebook: str) -> dict:

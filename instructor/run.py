@@ -13,7 +13,6 @@ costs that cell or exercise only: the process is started again without it.
 """
 from __future__ import annotations
 
-import ast
 import base64
 import io
 import json
@@ -37,9 +36,9 @@ import nbformat
 import numpy as np
 import torch
 
+from course_utils.cells import bound_names, definitions_only, exercise_cells, python_only, setup_cell  # noqa: F401 (re-exported)
 from course_utils.checks import CaseResult, CheckResult, run_cases
 from course_utils.exercises import Case, Exercise
-from instructor.expected import python_only
 
 from . import jail, release
 
@@ -85,113 +84,8 @@ class NotebookGrade:
 
 
 # ---------------------------------------------------------------------------- which cells to run
-
-_AST_LOCK = threading.Lock()
-
-
-def _parse(source: str):
-    """``ast.parse``, one thread at a time: with two grading threads parsing at once, CPython 3.11.7
-    raised "SystemError: AST constructor recursion depth mismatch" here (see cpython gh-106905), which
-    scored a whole notebook 0."""
-    with _AST_LOCK:
-        return ast.parse(source)
-
-
-def _constant(node) -> bool:
-    """A literal, or a container / arithmetic of literals: ``3``, ``-1e-8``, ``1 / 255``, ``("a", 2)``."""
-    if isinstance(node, ast.Constant):
-        return True
-    if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
-        return all(_constant(e) for e in node.elts)
-    if isinstance(node, ast.Dict):
-        return all(k is not None and _constant(k) for k in node.keys) and all(_constant(v) for v in node.values)
-    if isinstance(node, ast.UnaryOp):
-        return _constant(node.operand)
-    if isinstance(node, ast.BinOp):
-        return _constant(node.left) and _constant(node.right)
-    return False
-
-
-def _names_only(target) -> bool:
-    if isinstance(target, ast.Name):
-        return True
-    return isinstance(target, (ast.Tuple, ast.List)) and all(_names_only(e) for e in target.elts)
-
-
-def definitions_only(source: str) -> bool:
-    """Whether a cell's top-level statements are only imports, function / class definitions and
-    assignments of constants to names (and at least one of them). Such a cell (a student's helper
-    function, say) is run when grading; a cell that computes, trains or plots is not."""
-    try:
-        tree = _parse(python_only(source))
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return False
-    if not tree.body:
-        return False
-    for node in tree.body:
-        if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            continue
-        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):  # a docstring
-            continue
-        if isinstance(node, ast.Assign) and all(_names_only(t) for t in node.targets) and _constant(node.value):
-            continue
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and (node.value is None or _constant(node.value)):
-            continue
-        return False
-    return True
-
-
-def _target_names(target) -> set[str]:
-    if isinstance(target, ast.Name):
-        return {target.id}
-    if isinstance(target, (ast.Tuple, ast.List)):
-        return set().union(*(_target_names(e) for e in target.elts)) if target.elts else set()
-    if isinstance(target, ast.Starred):
-        return _target_names(target.value)
-    return set()
-
-
-def bound_names(source: str) -> set[str]:
-    """The names a cell binds at its top level: ``def`` and ``class``, assignments (``f = lambda ...``,
-    ``f = Helpers.f``), imports. A cell that does not parse: its top-level ``def name(`` lines."""
-    try:
-        tree = _parse(python_only(source))
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return set(re.findall(r"^def\s+([A-Za-z_]\w*)\s*\(", source, flags=re.M))
-    names: set[str] = set()
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, ast.Assign):
-            for target in node.targets:
-                names |= _target_names(target)
-        elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
-            names |= _target_names(node.target)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            names |= {alias.asname or alias.name.split(".")[0] for alias in node.names}
-    return names
-
-
-def exercise_cells(nb, exercises: list[Exercise]) -> list[tuple[str, str]]:
-    """The student's code cells to run, in order: those that bind an exercise's function at their top
-    level (``def name(``, or ``name = <a lambda, a staticmethod, ...>``: ``bound_names``), whatever else
-    they hold, and those that hold only definitions (``definitions_only``: imports, functions, classes,
-    constants), e.g. a helper in its own cell. They run after the official setup cell; every other
-    cell (one that computes, trains, plots or calls the self-check) is skipped."""
-    wanted = {ex.function for ex in exercises}
-    cells = []
-    for i, cell in enumerate(nb.cells):
-        if cell.get("cell_type") != "code" or not isinstance(cell.get("source"), str):
-            continue
-        if bound_names(cell.source) & wanted or definitions_only(cell.source):
-            cells.append((f"cell {i + 1}", cell.source))
-    return cells
-
-
-def setup_cell(notebook_path) -> str:
-    nb = nbformat.read(notebook_path, as_version=4)
-    return next(c.source for c in nb.cells if c.cell_type == "code")
-
+# course_utils.cells decides (setup cell, exercise cells, cells of definitions only): the student's table
+# of exercises (course_utils.progress) runs the same cells, from the same code.
 
 # ---------------------------------------------------------------------------- the student's process
 

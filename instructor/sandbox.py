@@ -22,10 +22,6 @@ import sys
 import traceback
 
 
-def _python_only(source):  # instructor.expected.python_only, which the student-side copy leaves out
-    return "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
-
-
 def _student_side_imports(root):
     """Import ``course_utils`` from the student-side copy at ``root`` (no solutions, no instructor-only
     modules), never from the repository: ``root`` goes first on ``sys.path``, this script's folder
@@ -49,6 +45,7 @@ def main():
     # Before the job is read: unpickling its inputs (a course model, say) imports course_utils.
     _student_side_imports(sys.argv[1] if len(sys.argv) > 1 else None)
     job = pickle.loads(sys.stdin.buffer.read())  # written by the grader, read before any student code
+    from course_utils.cells import python_only  # the student-side copy's, imported before any student code runs
     chan = os.fdopen(os.dup(1), "w", buffering=1)
     log = os.open("student_output.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(log, 1)
@@ -98,7 +95,7 @@ def main():
         send(event="cell_start", cell=index)
         error = None
         try:
-            exec(compile(_python_only(source), f"<{label}>", "exec"), namespace)
+            exec(compile(python_only(source), f"<{label}>", "exec"), namespace)
         except BaseException as exc:  # SystemExit and KeyboardInterrupt too: keep going
             error = f"{type(exc).__name__}: {exc}"[:500]
         send(event="cell_end", cell=index, error=error)
