@@ -13,12 +13,14 @@ Each name lives in a module with one job:
 * ``checks``: ``check``, the exercises' self-checks
 * ``optimize``: ``optimize_input``, ``noise_images``, ``random_shift``, ``gaussian_blur`` (optimizing the input)
 * ``attribution``: ``gradient_x_input``, ``lrp``, ``cascading_randomization``, ``pointing_game``, ...
+* ``batching``: ``choose_batch_size`` (how many inputs per forward pass, chosen from the network's layer sizes)
 * ``robustness``: ``predict``, ``attack_in_batches``, ``accuracy_against_epsilon``, ``QueryCounter``, ... (measuring attacks)
 * ``textures``: ``load_texture``, ``swirl_painting``, feature extractors, ``optimize_image`` (notebook 10)
 * ``spectrum``: ``power_spectrum``, ``high_frequency_share``, ``grid_energy`` (notebook 09)
 """
 from .attribution import (LRP_RULES, cascading_randomization, gradient_x_input, lrp, lrp_relevances, parameter_layers,
                           pointing_game, positive_share_inside, rank_correlation, resize_attribution)
+from .batching import choose_batch_size, layer_bytes_per_input
 from .checks import CheckResult, ExerciseCheckFailed, check
 from .data import IMAGE_NAMES, load_image, load_mnist
 from .device import default_threads, get_device, progress, seed_everything, use_threads
@@ -39,6 +41,7 @@ __all__ = [
     "check", "CheckResult", "ExerciseCheckFailed",
     "gradient_x_input", "lrp", "lrp_relevances", "LRP_RULES", "cascading_randomization", "parameter_layers",
     "pointing_game", "positive_share_inside", "rank_correlation", "resize_attribution",
+    "choose_batch_size", "layer_bytes_per_input",
     "load_mnist", "load_image", "IMAGE_NAMES", "load_shapes", "make_shapes", "add_tags", "SHAPE_CLASSES",
     "get_device", "seed_everything", "progress", "use_threads", "default_threads",
     "capture_activations", "relu_backward_rule", "relu_rule_gradient", "RELU_RULES", "layer_names", "get_layer",
