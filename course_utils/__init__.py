@@ -35,6 +35,7 @@ from .spectrum import grid_energy, high_frequency_share, power_spectrum
 from .textures import (TEXTURE_NAMES, OptimizationResult, RandomMultiScaleNet, anisotropic_tv, colour_distance,
                        layer_features, load_texture, optimize_image, out_of_range, shapes_extractor, spectrum_distance,
                        swirl_painting, vgg19_extractor)
+from .unfinished import install as install_unfinished
 from .widgets import dropdown, float_slider, int_slider, interactive_plot, toggle_buttons
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
 ]
 
 use_threads()  # small networks: leave cores free (see device.default_threads)
+install_unfinished()  # in IPython: an unfinished exercise shows one line, not a traceback (see unfinished)
 
 # The ImageNet names are imported on first use, so that `python -m course_utils.imagenet` does not
 # import its own module twice (Python warns about that).

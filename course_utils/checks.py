@@ -302,7 +302,10 @@ def check(func: Callable, exercise: str | None = None, *, quiet: bool = False) -
     if not quiet:
         print(result.report())
     if result.status == "not implemented":
-        raise NotImplementedError(f"Exercise {ex.id} `{ex.function}` is not written yet.")
-    if not result.passed:
-        raise ExerciseCheckFailed(f"Exercise {ex.id} `{ex.function}`: {next(c.message for c in result.cases if not c.passed)}")
-    return result
+        error = NotImplementedError(f"Exercise {ex.id} `{ex.function}` is not written yet.")
+    elif not result.passed:
+        error = ExerciseCheckFailed(f"Exercise {ex.id} `{ex.function}`: {next(c.message for c in result.cases if not c.passed)}")
+    else:
+        return result
+    error.exercise_id = ex.id  # course_utils.unfinished shows one line naming it, under the report
+    raise error

@@ -22,6 +22,8 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
+from .unfinished import close_new_figures, show_line, unfinished_line
+
 __all__ = ["int_slider", "float_slider", "dropdown", "toggle_buttons", "interactive_plot"]
 
 STATIC_ENV = "COURSE_STATIC_WIDGETS"
@@ -106,7 +108,16 @@ def interactive_plot(draw: Callable[..., Any], **controls: widgets.ValueWidget) 
         values = {name: control.value for name, control in controls.items()}
         with output:
             output.clear_output(wait=True)
-            draw(**values)
+            figures = set(plt.get_fignums())
+            try:
+                draw(**values)
+            except Exception as exc:  # an unfinished exercise: its one line under the controls, no half picture
+                line = unfinished_line(exc)
+                if line is None:
+                    raise  # a real error: the Output widget shows its traceback
+                close_new_figures(figures)
+                show_line(line, exc)
+                return
             plt.show()
 
     for control in controls.values():
