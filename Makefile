@@ -8,8 +8,15 @@ KERNEL := optimizing-the-input
 STAMP  := $(VENV)/.installed
 # Cap the BLAS/torch threads of each notebook kernel when tests run in parallel.
 PYTEST_WORKERS ?= 2
+# The exact versions the workbook is tested with (`make lock` refreshes it); used with Python 3.11.
+# `make LOCK= lab` installs the newest versions pyproject.toml allows instead.
+LOCK ?= requirements/lock-py311.txt
+# Where torch and torchvision come from. Empty: PyPI, whose Linux wheels are the CUDA build (about 6 GB in
+# .venv). `make TORCH_INDEX=https://download.pytorch.org/whl/cpu lab`: PyTorch's CPU-only wheels (README).
+TORCH_INDEX ?=
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: lab test test-browser browser-deps notes unit notebooks student expected models weights grade release clean-venv help
+.PHONY: lab test test-browser browser-deps notes unit notebooks student expected models weights grade release lock clean-venv help
 
 help:
 	@echo "make lab      set up .venv (first time) and open the workbook in JupyterLab"
@@ -22,11 +29,16 @@ help:
 	@echo "make weights  download the optional ImageNet weights (needs internet)"
 	@echo "make grade SUBMISSIONS=dir [OUT=grades.csv]  grade submitted notebooks (see README, Grading)"
 	@echo "make release  build the student bundle dist/optimizing-the-input-student.zip"
+	@echo "make lock     re-resolve requirements/lock-py311.txt (the pinned versions) to the newest allowed"
 
-$(STAMP): pyproject.toml
+# $(VENV)/.constraints holds the pip option that pins the lock ("-c FILE"), or nothing (no lock for this Python).
+$(STAMP): pyproject.toml $(wildcard $(LOCK))
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python >= 3.10 is needed; found " + sys.version.split()[0] + ". Run: make PYTHON=/path/to/python3.11 lab")'
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@if [ -n "$(LOCK)" ] && $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then echo "-c $(LOCK)"; \
+	  else echo "Installing without the lock: the newest versions pyproject.toml allows$(if $(LOCK), (the lock is for Python 3.11))." >&2; fi > $(VENV)/.constraints
+	$(if $(TORCH_INDEX),$(PIP) $$(cat $(VENV)/.constraints) --index-url $(TORCH_INDEX) torch torchvision)
+	$(PIP) $$(cat $(VENV)/.constraints) -e '.[test]'
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (Optimizing the Input)"
 	@touch $(STAMP)
 
@@ -37,7 +49,14 @@ $(LAB_SETTINGS): config/jupyterlab/overrides.json $(STAMP)
 	@mkdir -p $(dir $@)
 	cp $< $@
 
-lab: $(STAMP) $(LAB_SETTINGS)
+# Server settings: the workbook's kernel is the only one offered; *.egg-info stays out of the file browser.
+SERVER_CONFIG := $(VENV)/etc/jupyter/jupyter_server_config.json
+
+$(SERVER_CONFIG): config/jupyterlab/jupyter_server_config.json $(STAMP)
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+lab: $(STAMP) $(LAB_SETTINGS) $(SERVER_CONFIG)
 	$(VENV)/bin/jupyter lab --notebook-dir=$(or $(LAB_DIR),.) $(if $(filter 0,$(shell id -u)),--allow-root,) $(LAB_ARGS)
 
 test: $(STAMP)
@@ -46,7 +65,7 @@ test: $(STAMP)
 # The workbook as a student sees it: every solution notebook run in JupyterLab in headless Chromium with
 # every control moved (Playwright for Python from pip, Debian's Chromium from apt-get when root), and
 # the posted notes built and checked. Skips with a one-line reason where Chromium cannot be had.
-test-browser: $(STAMP) $(LAB_SETTINGS) browser-deps
+test-browser: $(STAMP) $(LAB_SETTINGS) $(SERVER_CONFIG) browser-deps
 	$(PY) -m pytest -v e2e $(PYTEST_ARGS)
 
 browser-deps: $(STAMP)
@@ -91,6 +110,11 @@ grade: $(STAMP)
 release: $(STAMP)
 	rm -f dist/optimizing-the-input-student.zip
 	$(PY) -m instructor.release --out dist/optimizing-the-input-student.zip
+
+# Refresh the lock: the newest versions pyproject.toml allows, for this Python (3.11) and platform.
+# Then `make clean-venv test` installs and tests exactly those; commit the lock if it passes.
+lock: $(STAMP)
+	$(PY) -m instructor.lock $(if $(TORCH_INDEX),--torch-index $(TORCH_INDEX))
 
 clean-venv:
 	rm -rf $(VENV)
