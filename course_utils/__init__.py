@@ -36,7 +36,7 @@ from .textures import (TEXTURE_NAMES, OptimizationResult, RandomMultiScaleNet, a
                        layer_features, load_texture, optimize_image, out_of_range, shapes_extractor, spectrum_distance,
                        swirl_painting, vgg19_extractor)
 from .unfinished import install as install_unfinished
-from .widgets import dropdown, float_slider, int_slider, interactive_plot, toggle_buttons
+from .widgets import dropdown, float_slider, int_slider, interactive_plot, sample_slider, toggle_buttons
 
 __all__ = [
     "check", "CheckResult", "ExerciseCheckFailed",
@@ -53,7 +53,7 @@ __all__ = [
     "predict", "attack_in_batches", "accuracy_against_epsilon", "format_table", "perturbation_norms", "quantize_8bit",
     "random_signs", "QueryCounter", "FixedOutside",
     "power_spectrum", "high_frequency_share", "grid_energy",
-    "int_slider", "float_slider", "dropdown", "toggle_buttons", "interactive_plot",
+    "int_slider", "sample_slider", "float_slider", "dropdown", "toggle_buttons", "interactive_plot",
     "TEXTURE_NAMES", "swirl_painting", "load_texture", "shapes_extractor", "RandomMultiScaleNet", "vgg19_extractor",
     "layer_features", "anisotropic_tv", "out_of_range", "optimize_image", "OptimizationResult", "spectrum_distance",
     "colour_distance",

@@ -20,11 +20,12 @@ from typing import Any, Callable, Sequence
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
+import numpy as np
 from IPython.display import Markdown, display
 
 from .unfinished import close_new_figures, show_line, unfinished_line
 
-__all__ = ["int_slider", "float_slider", "dropdown", "toggle_buttons", "interactive_plot"]
+__all__ = ["int_slider", "sample_slider", "float_slider", "dropdown", "toggle_buttons", "interactive_plot"]
 
 STATIC_ENV = "COURSE_STATIC_WIDGETS"
 _STYLE = {"description_width": "initial"}
@@ -45,6 +46,32 @@ def int_slider(description: str, min: int, max: int, value: int | None = None, s
     _check_range(description, min, max, value, step)
     return widgets.IntSlider(value=min if value is None else value, min=min, max=max, step=step,
                              description=description, continuous_update=False, style=_STYLE, layout=_LAYOUT)
+
+
+def sample_slider(description: str, n: int, value: int | None = None, seed: int = 0) -> widgets.SelectionSlider:
+    """A slider over the indices ``0 .. n-1`` of a dataset, in a fixed shuffled order (acts when released).
+
+    The test digits are stored sorted by class (100 zeros, then 100 ones, ...), so an ``int_slider`` over
+    them steps through 100 zeros in a row. This slider steps through the same indices in an order drawn
+    once from ``seed`` (the same on every machine), so neighbouring positions show mixed classes. Its value
+    is the index itself: a drawing function takes it as it would an ``int_slider``'s. The readout shows it.
+
+    Args:
+        description: the label before the slider.
+        n: how many samples; the values are ``0 .. n-1``.
+        value: the index shown first; default: the first one of the shuffled order.
+        seed: the seed of the order.
+
+    Returns:
+        An ``ipywidgets.SelectionSlider`` with options ``(str(index), index)`` in the shuffled order.
+    """
+    if n < 2:
+        raise ValueError(f"Slider {description!r}: needs at least 2 samples, got {n}.")
+    if value is not None and not 0 <= value < n:
+        raise ValueError(f"Slider {description!r}: value {value} lies outside [0, {n - 1}].")
+    order = [int(i) for i in np.random.default_rng(seed).permutation(n)]
+    return widgets.SelectionSlider(options=[(str(i), i) for i in order], value=order[0] if value is None else value,
+                                   description=description, continuous_update=False, style=_STYLE, layout=_LAYOUT)
 
 
 def float_slider(description: str, min: float, max: float, value: float | None = None, step: float = 0.01,
@@ -142,7 +169,7 @@ class _StaticControls:
 
 def _value_label(control: widgets.ValueWidget) -> str:
     label = getattr(control, "label", None)  # dropdowns and toggle buttons show a label per option
-    return str(label if label is not None else control.value)
+    return str(label if label else control.value)  # a selection slider's label is '' until it moves
 
 
 def _draw_static(draw, controls):

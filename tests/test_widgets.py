@@ -52,3 +52,20 @@ def test_static_pages_draw_once_and_name_each_value(monkeypatch):
     assert set(result.controls) == {"layer", "channel"}
     data, _ = format_display_data(result)
     assert data == {}, f"a static page must not show a widget, got {data}"
+
+
+def test_sample_slider_steps_through_mixed_classes():
+    """Over the class-sorted test digits, neighbouring positions show different classes; values are indices."""
+    from course_utils import load_mnist, sample_slider
+    _, labels = load_mnist("test")
+    slider = sample_slider("digit", len(labels))
+    order = [value for _, value in slider.options]
+    assert sorted(order) == list(range(len(labels))) and slider.value == order[0]
+    assert [value for _, value in sample_slider("digit", len(labels)).options] == order  # the same order every time
+    assert slider.continuous_update is False
+    first = labels[order[:20]]
+    assert len(set(first.tolist())) >= 6, f"the first 20 positions show classes {first.tolist()}"
+    assert (labels[order[1:]] == labels[order[:-1]]).float().mean() < 0.2  # sorted order: 0.99
+    assert sample_slider("digit", 10, value=7).value == 7
+    with pytest.raises(ValueError, match="outside"):
+        sample_slider("digit", 10, value=10)
