@@ -14,9 +14,11 @@ How an error is traced to an exercise (``explain``):
   code of a function the notebook defined under an exercise's name (not one of ``course_utils``);
 * ``NotImplementedError`` or ``ExerciseCheckFailed`` raised by ``check``: it names its exercise and has
   printed its report already, so the line points at the report;
-* ``NameError`` for a name that a cell failed to assign because of an unfinished exercise: when a cell
-  fails for that reason, the names its source assigns are remembered (``ast``); they are forgotten once
-  they exist, or when that cell fails for another reason.
+* a knock-on error: when a cell fails for one of these reasons (or with a traceback through an exercise's
+  function), the names its source assigns are remembered with that exercise (``ast``): they may be
+  missing or half made (a list filled up to the failure). A later error in a cell or a widget that reads
+  one of them (a ``NameError``, an empty list's ``StopIteration``, a dict's ``KeyError``, ...) is that
+  exercise's too. A name is forgotten when a cell that assigns it runs without error.
 
 Anything else is a real error and gets IPython's usual traceback. The cell still counts as failed, so
 JupyterLab's *Run All* and nbval treat it as before (cells tagged ``raises-exception`` carry on).
@@ -164,8 +166,8 @@ def _exercise_named(name: str, user_ns: dict) -> Exercise | None:
     return matches[0] if matches else None
 
 
-def _stub_exercise(tb: TracebackType | None, user_ns: dict) -> Exercise | None:
-    """The exercise whose notebook-defined function raised, if a frame of ``tb`` runs one."""
+def _exercise_on(tb: TracebackType | None, user_ns: dict) -> Exercise | None:
+    """The exercise whose notebook-defined function is on the traceback ``tb``, if any."""
     table = _by_function()
     for frame in _frames(tb):
         name = frame.f_code.co_name
@@ -196,16 +198,37 @@ def explain(exc: BaseException, tb: TracebackType | None = None, user_ns: dict |
             status = "not right" if isinstance(exc, ExerciseCheckFailed) else "not done"
             return _located(ex, "check", user_ns, status)
     if isinstance(exc, NotImplementedError):
-        ex = _stub_exercise(tb, user_ns)
+        ex = _exercise_on(tb, user_ns)
         if ex is not None:
             return _located(ex, "stub", user_ns)
-    if isinstance(exc, NameError) and missing:
+    if missing:
+        name = _read_missing_name(exc, tb, missing)
+        if name is not None:
+            return _located(missing[name], "knock-on", user_ns)
+    return None
+
+
+def _read_missing_name(exc: BaseException, tb: TracebackType | None, missing: dict[str, Exercise]) -> str | None:
+    """The first remembered name that the failing code reads: the NameError's, the cell's, or a notebook function's."""
+    if isinstance(exc, NameError):
         name = getattr(exc, "name", None)
         if name is None:  # Python < 3.10 gives no .name
             m = re.search(r"name '(\w+)' is not defined", str(exc))
             name = m.group(1) if m else None
         if name in missing:
-            return _located(missing[name], "knock-on", user_ns)
+            return name
+    for frame in _frames(tb):
+        code = frame.f_code
+        if code.co_filename.startswith((_PACKAGE_DIR, sys.prefix, sys.base_prefix)):
+            continue  # course_utils, the standard library, installed packages
+        if code.co_name == "<module>":
+            source = "".join(linecache.getlines(code.co_filename))
+            read = read_names(source) if source else []
+        else:  # a function the notebook defined: the globals it reads
+            read = [n for n in code.co_names if n in frame.f_globals or n in missing]
+        for name in read:
+            if name in missing:
+                return name
     return None
 
 
@@ -220,7 +243,7 @@ def unfinished_line(exc: BaseException, tb: TracebackType | None = None) -> str 
 # ---------------------------------------------------------------------------- the names a cell assigns
 
 def assigned_names(source: str) -> set[str]:
-    """Names that a cell's code binds at the top level (assignments, loops, ``with``, imports, defs)."""
+    """Names that a cell's code binds or changes at the top level (assignments, ``x[i] =``, loops, ``with``, imports, defs)."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -235,6 +258,12 @@ def assigned_names(source: str) -> set[str]:
             return
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             names.add(node.id)
+        elif isinstance(node, (ast.Subscript, ast.Attribute)) and isinstance(node.ctx, ast.Store):
+            base = node.value  # `maps[key] = ...` or `obj.x = ...` changes `maps` or `obj`
+            while isinstance(base, (ast.Subscript, ast.Attribute)):
+                base = base.value
+            if isinstance(base, ast.Name):
+                names.add(base.id)
         elif isinstance(node, ast.alias):
             names.add((node.asname or node.name).split(".")[0])
         elif isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
@@ -247,6 +276,16 @@ def assigned_names(source: str) -> set[str]:
 
     visit(tree)
     return names
+
+
+def read_names(source: str) -> list[str]:
+    """Names that a cell's code reads (``Load``), in the order they appear."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    nodes = [n for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)]
+    return list(dict.fromkeys(n.id for n in sorted(nodes, key=lambda n: (n.lineno, n.col_offset))))
 
 
 def _cell_source(tb: TracebackType | None) -> str | None:
@@ -299,13 +338,19 @@ def _handler(shell, etype, value, tb, tb_offset=None):
     source = _cell_source(tb)
     names = assigned_names(source) if source else set()
     if found is None:
-        for name in names:  # this cell now fails for a reason of its own
-            missing.pop(name, None)
-        shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+        culprit = _exercise_on(tb, shell.user_ns)  # a bug inside an exercise's own code
+        for name in names:
+            if culprit is not None:
+                missing[name] = culprit
+            else:  # this cell fails for a reason of its own
+                missing.pop(name, None)
+        if issubclass(etype, SyntaxError):
+            shell.showsyntaxerror()
+        else:
+            shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
         return None
     for name in names:
-        if name not in shell.user_ns:
-            missing[name] = found.exercise
+        missing[name] = found.exercise
     plt = sys.modules.get("matplotlib.pyplot")
     if plt is not None and "inline" in str(plt.get_backend()):
         close_new_figures()  # the inline backend shows (then closes) each cell's figures: these are half-drawn
@@ -314,12 +359,15 @@ def _handler(shell, etype, value, tb, tb_offset=None):
     return [line]
 
 
-def _forget_defined(result=None) -> None:
+def _forget_assigned(result=None) -> None:
+    """After a cell that ran without error: the names it assigned are whole again."""
     shell = _shell()
     state = getattr(shell, _MARK, None) if shell is not None else None
-    if state:
-        for name in [n for n in state["missing"] if n in shell.user_ns]:
-            del state["missing"][name]
+    if not state or not state["missing"] or result is None or not result.success:
+        return
+    source = getattr(getattr(result, "info", None), "raw_cell", None) or ""
+    for name in assigned_names(source):
+        state["missing"].pop(name, None)
 
 
 def install(shell=None) -> bool:
@@ -335,9 +383,9 @@ def install(shell=None) -> bool:
         return True
     if getattr(shell, "custom_exceptions", ()):  # someone else's handler: keep it
         return False
-    shell.set_custom_exc((NotImplementedError, NameError, ExerciseCheckFailed), _handler)
+    shell.set_custom_exc((Exception,), _handler)  # what is not an exercise's falls through to IPython
     setattr(shell, _MARK, {"missing": {}})
-    shell.events.register("post_run_cell", _forget_defined)
+    shell.events.register("post_run_cell", _forget_assigned)
     return True
 
 
@@ -348,7 +396,7 @@ def uninstall(shell=None) -> None:
         return
     shell.set_custom_exc((), None)
     try:
-        shell.events.unregister("post_run_cell", _forget_defined)
+        shell.events.unregister("post_run_cell", _forget_assigned)
     except ValueError:
         pass
     setattr(shell, _MARK, None)
