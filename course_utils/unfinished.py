@@ -34,6 +34,7 @@ import json
 import linecache
 import re
 import sys
+import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -46,6 +47,7 @@ __all__ = ["Unfinished", "explain", "install", "uninstall", "unfinished_line", "
            "section_of", "assigned_names"]
 
 _PACKAGE_DIR = str(Path(__file__).resolve().parent)
+_LIBRARY_DIRS = tuple({_PACKAGE_DIR, *(sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib"))})
 _SECTION = re.compile(r"^##\s+(\d+)\b")
 _MARK = "_course_utils_unfinished"  # attribute on the shell: the state of the installed handler
 
@@ -219,8 +221,8 @@ def _read_missing_name(exc: BaseException, tb: TracebackType | None, missing: di
             return name
     for frame in _frames(tb):
         code = frame.f_code
-        if code.co_filename.startswith((_PACKAGE_DIR, sys.prefix, sys.base_prefix)):
-            continue  # course_utils, the standard library, installed packages
+        if _in_library(code):
+            continue
         if code.co_name == "<module>":
             source = "".join(linecache.getlines(code.co_filename))
             read = read_names(source) if source else []
@@ -328,35 +330,60 @@ def show_line(line: str, exc: BaseException) -> None:
 
 
 def _handler(shell, etype, value, tb, tb_offset=None):
-    state = getattr(shell, _MARK)
-    missing = state["missing"]
-    found = None
+    """IPython's custom exception handler: one line for an unfinished exercise, else the usual traceback."""
     try:
-        found = explain(value, tb, shell.user_ns, missing)
+        line = _one_line_or_remember(shell, value, tb)
     except Exception:  # never let the explanation hide the error itself
-        found = None
+        line = None
+    if line is None:
+        if issubclass(etype, SyntaxError):
+            shell.showsyntaxerror()
+        else:
+            shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+        return None
+    shell._showtraceback(etype, value, [line])
+    return [line]
+
+
+def _one_line_or_remember(shell, value, tb) -> str | None:
+    """The line for an unfinished exercise (remembering what the cell left unassigned), or None."""
+    missing = getattr(shell, _MARK)["missing"]
+    found = explain(value, tb, shell.user_ns, missing)
     source = _cell_source(tb)
     names = assigned_names(source) if source else set()
     if found is None:
-        culprit = _exercise_on(tb, shell.user_ns)  # a bug inside an exercise's own code
+        culprit = _raised_in_exercise(tb, shell.user_ns)  # a bug in an exercise's own code: the traceback shows it
         for name in names:
             if culprit is not None:
                 missing[name] = culprit
             else:  # this cell fails for a reason of its own
                 missing.pop(name, None)
-        if issubclass(etype, SyntaxError):
-            shell.showsyntaxerror()
-        else:
-            shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
         return None
     for name in names:
         missing[name] = found.exercise
     plt = sys.modules.get("matplotlib.pyplot")
     if plt is not None and "inline" in str(plt.get_backend()):
         close_new_figures()  # the inline backend shows (then closes) each cell's figures: these are half-drawn
-    line = found.line()
-    shell._showtraceback(etype, value, [line])
-    return [line]
+    return found.line()
+
+
+def _raised_in_exercise(tb: TracebackType | None, user_ns: dict) -> Exercise | None:
+    """The exercise whose notebook-defined function is the innermost code outside the libraries on ``tb``."""
+    innermost = None
+    for frame in _frames(tb):
+        if not _in_library(frame.f_code):
+            innermost = frame
+    if innermost is None:
+        return None
+    name = innermost.f_code.co_name
+    if getattr(user_ns.get(name), "__code__", None) is innermost.f_code:
+        return _exercise_named(name, user_ns)
+    return None
+
+
+def _in_library(code) -> bool:
+    """Code of course_utils, the standard library or an installed package (IPython's own frames included)."""
+    return code.co_filename.startswith(_LIBRARY_DIRS)
 
 
 def _forget_assigned(result=None) -> None:

@@ -90,6 +90,14 @@ def test_a_bug_inside_a_written_exercise_shows_its_traceback_and_its_knock_ons_n
     assert failed and out.strip() == LINE
 
 
+def test_a_bug_around_a_finished_exercise_is_the_cells_own(shell, capsys):
+    shell.run_cell("def conditional_affinities(distances, perplexity):\n    return distances")
+    failed, out = run(shell, "P = conditional_affinities(torch.rand(4, 4), 2.0) / never_defined", capsys)
+    assert failed and "Traceback" in out and "needs exercise" not in out
+    failed, out = run(shell, "P.sum()", capsys)
+    assert failed and "Traceback" in out and "needs exercise" not in out
+
+
 def test_install_is_idempotent_and_keeps_another_handler(shell):
     assert unfinished.install(shell)
     assert shell.custom_exceptions == (Exception,)
