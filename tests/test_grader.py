@@ -524,7 +524,7 @@ def _grader_args(flag):
             cwd = os.readlink(f"/proc/{pid}/cwd")
         except OSError:
             continue
-        if b"grader" in args and flag in args and args.index(flag) + 1 < len(args):
+        if b"instructor.grade" in args and flag in args and args.index(flag) + 1 < len(args):
             return os.path.join(cwd, os.fsdecode(args[args.index(flag) + 1]))
     return None
 
@@ -578,7 +578,7 @@ _COPIER = _FIND_GRADER + '''
 
 def _copy_classmate():
     import ast, json
-    subs = _grader_args(b"grader")
+    subs = _grader_args(b"instructor.grade")
     for folder, _, files in os.walk(subs or "/nonexistent"):
         for name in files:
             if name.endswith("01_filters.ipynb") and "victim" in name:
@@ -647,7 +647,7 @@ _FOUND = sorted(name for name, path in _PATHS.items() if os.path.exists(path))
 _SEEN = []
 for _pid in os.listdir("/proc"):
     try:
-        if _pid.isdigit() and b"grader" in open(f"/proc/{{_pid}}/cmdline", "rb").read().split(b"\\0"):
+        if _pid.isdigit() and b"instructor.grade" in open(f"/proc/{{_pid}}/cmdline", "rb").read().split(b"\\0"):
             _SEEN.append(_pid)
     except OSError:
         pass
@@ -841,7 +841,7 @@ def attacked(tmp_path_factory):
     root, out_dir = tmp_path_factory.mktemp("attacks"), tmp_path_factory.mktemp("attack-results")
     expected = build_attacks(root, out_dir)
     csv_path = out_dir / "grades.csv"
-    command = [sys.executable, "-m", "grader", str(root), "--out", str(csv_path), "--jobs", "2",
+    command = [sys.executable, "-m", "instructor.grade", str(root), "--out", str(csv_path), "--jobs", "2",
                "--exercise-timeout", "12", "--setup-timeout", "90", "--notebook-timeout", "180", "--work-mb", "64"]
     t0 = time.monotonic()
     run = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=1200,
