@@ -62,6 +62,14 @@ def _grid(n: int, ncols: int | None, size: float, figsize=None):
     return fig, axes
 
 
+def _set_title(ax, text: str, fontsize: float) -> None:
+    # y=1.0 given explicitly fixes the title right above the axes. Without it matplotlib looks, at every
+    # draw, for tick labels on top that the title must clear, and to do so lays out the tick labels of
+    # both axes even when they are hidden: for a grid of images (axes off, nothing on top) that search
+    # was half the time of drawing the figure, and it finds the same place.
+    ax.set_title(text, fontsize=fontsize, y=1.0)
+
+
 def _finish(fig, title: str | None) -> None:
     if title:
         # Room for the title, so that tight_layout does not squeeze a one-row grid to nothing.
@@ -114,7 +122,7 @@ def show_images(images, titles: Sequence[str] | None = None, *, ncols: int | Non
         else:
             ax.imshow(img, cmap=cmap, vmin=vmin, vmax=vmax)
         if titles is not None:
-            ax.set_title(str(titles[i]), fontsize=9)
+            _set_title(ax, str(titles[i]), 9)
     _finish(fig, suptitle)
     return fig, axes
 
@@ -170,7 +178,7 @@ def show_filters(weight, *, ncols: int | None = None, in_channel: int | None = N
                 ax.set_xticks([])
                 ax.set_yticks([])
                 if i == 0:
-                    ax.set_title(f"in {j}", fontsize=7)
+                    _set_title(ax, f"in {j}", 7)
                 if j == 0:
                     ax.set_ylabel(f"out {i}", fontsize=7)
     _finish(fig, title)
@@ -247,6 +255,6 @@ def show_heatmap(images, heatmaps, titles: Sequence[str] | None = None, *, masks
         if mask_list is not None:
             ax.contour(mask_list[i].astype(float), levels=[0.5], colors="white", linewidths=1.0)
         if titles is not None:
-            ax.set_title(str(titles[i]), fontsize=9)
+            _set_title(ax, str(titles[i]), 9)
     _finish(fig, suptitle)
     return fig, axes

@@ -67,3 +67,42 @@ def test_show_heatmap_upsamples_and_checks_counts():
         show_heatmap(images, heat, alpha=2)
     with pytest.raises(ValueError, match=r"\(N, h, w\)"):
         show_heatmap(images, torch.rand(2, 2, 3, 8, 8))
+
+
+def _png_pixels(fig) -> np.ndarray:
+    import io
+
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight")
+    plt.close(fig)
+    return np.asarray(Image.open(buffer))
+
+
+def test_show_images_titles_sit_where_matplotlib_would_put_them_without_laying_out_ticks(monkeypatch):
+    # The same grid built with plain matplotlib (automatic title placement) must give the same pixels;
+    # and drawing show_images's figure must not lay out the hidden tick labels (what made it slow).
+    import matplotlib.axis
+    import matplotlib.pyplot as plt
+
+    images = torch.rand(6, 1, 12, 12, generator=torch.Generator().manual_seed(0))
+    titles = [f"image {i}\n0.{i}" for i in range(6)]
+    fig, axes = plt.subplots(2, 3, figsize=(1.8 * 3, 1.8 * 2 + 0.4), squeeze=False)
+    for ax, image, title in zip(axes.flat, images, titles):
+        ax.axis("off")
+        ax.imshow(image[0].numpy(), cmap="gray")
+        ax.set_title(title, fontsize=9)
+    fig.suptitle("grid")
+    fig.tight_layout()
+    expected = _png_pixels(fig)
+
+    calls = []
+    original = matplotlib.axis.Axis.get_tightbbox
+    monkeypatch.setattr(matplotlib.axis.Axis, "get_tightbbox",
+                        lambda self, *args, **kwargs: calls.append(self) or original(self, *args, **kwargs))
+    fig, _ = show_images(images, titles=titles, ncols=3, suptitle="grid")
+    fig.canvas.draw()
+    assert calls == [], f"drawing an image grid laid out the ticks of {len(calls)} hidden axes"
+    np.testing.assert_array_equal(_png_pixels(fig), expected)
