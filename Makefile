@@ -8,9 +8,9 @@ KERNEL := optimizing-the-input
 STAMP  := $(VENV)/.installed
 # Cap the BLAS/torch threads of each notebook kernel when tests run in parallel.
 PYTEST_WORKERS ?= 2
-# The exact versions the workbook is tested with (`make lock` refreshes it); used with Python 3.11.
+# The exact versions the workbook is tested with (`make lock` refreshes it); used with Python 3.11 on Linux x86_64.
 # `make LOCK= lab` installs the newest versions pyproject.toml allows instead.
-LOCK ?= requirements/lock-py311.txt
+LOCK ?= requirements/lock-linux-py311.txt
 # Where torch and torchvision come from. Empty: PyPI, whose Linux wheels are the CUDA build (about 6 GB in
 # .venv). `make TORCH_INDEX=https://download.pytorch.org/whl/cpu lab`: PyTorch's CPU-only wheels (README).
 TORCH_INDEX ?=
@@ -29,15 +29,15 @@ help:
 	@echo "make weights  download the optional ImageNet weights (needs internet)"
 	@echo "make grade SUBMISSIONS=dir [OUT=grades.csv]  grade submitted notebooks (see README, Grading)"
 	@echo "make release  build the student bundle dist/optimizing-the-input-student.zip"
-	@echo "make lock     re-resolve requirements/lock-py311.txt (the pinned versions) to the newest allowed"
+	@echo "make lock     re-resolve requirements/lock-linux-py311.txt (the pinned versions) to the newest allowed"
 
-# $(VENV)/.constraints holds the pip option that pins the lock ("-c FILE"), or nothing (no lock for this Python).
+# $(VENV)/.constraints holds the pip option that pins the lock ("-c FILE"), or nothing (no lock for this Python and platform).
 $(STAMP): pyproject.toml $(wildcard $(LOCK))
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python >= 3.10 is needed; found " + sys.version.split()[0] + ". Run: make PYTHON=/path/to/python3.11 lab")'
 	$(PYTHON) -m venv $(VENV)
-	@if [ -n "$(LOCK)" ] && $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then echo "-c $(LOCK)"; \
-	  else echo "Installing without the lock: the newest versions pyproject.toml allows$(if $(LOCK), (the lock is for Python 3.11))." >&2; fi > $(VENV)/.constraints
-	$(if $(TORCH_INDEX),$(PIP) $$(cat $(VENV)/.constraints) --index-url $(TORCH_INDEX) torch torchvision)
+	@if [ -n "$(LOCK)" ] && $(PY) -c 'import sys, platform; sys.exit(sys.version_info[:2] != (3, 11) or sys.platform != "linux" or platform.machine() != "x86_64")'; then echo "-c $(LOCK)"; \
+	  else echo "Installing without the lock: the newest versions pyproject.toml allows$(if $(LOCK), (the lock is for Python 3.11 on Linux x86_64))." >&2; fi > $(VENV)/.constraints
+	$(if $(TORCH_INDEX),$(PIP) $$(cat $(VENV)/.constraints) --no-deps --index-url $(TORCH_INDEX) torch torchvision)
 	$(PIP) $$(cat $(VENV)/.constraints) -e '.[test]'
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (Optimizing the Input)"
 	@touch $(STAMP)

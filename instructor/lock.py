@@ -2,7 +2,7 @@
 
 ``python -m instructor.lock`` asks pip to resolve ``.[test,bench]`` as a fresh install would (``pip install
 --dry-run --ignore-installed --report``, nothing is installed) and writes one ``name==version`` line per
-package to ``requirements/lock-py311.txt``. ``make lab`` and ``make test`` install with ``-c`` that file, so a
+package to ``requirements/lock-linux-py311.txt``. ``make lab`` and ``make test`` install with ``-c`` that file, so a
 student installing in week 10 gets the versions of week 1.
 
     python -m instructor.lock               # the newest versions pyproject.toml allows (then: make clean-venv test)
@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-LOCK = REPO / "requirements" / "lock-py311.txt"
+LOCK = REPO / "requirements" / "lock-linux-py311.txt"
 EXTRAS = "test,bench"
 
 
@@ -65,7 +65,8 @@ def resolve(torch_index: str = "", from_venv: bool = False) -> dict[str, str]:
 
 def write(versions: dict[str, str], path: Path = LOCK) -> Path:
     """Write the lock file with a header that says where it comes from and how to refresh it."""
-    header = (f"# The exact versions the workbook is tested with: `make lab` and `make test` install with `-c` this file.\n"
+    header = (f"# The exact versions the workbook is tested with: `make lab` and `make test` install with `-c` this file\n"
+              f"# on CPython 3.11, Linux x86_64 (elsewhere they install the newest versions pyproject.toml allows).\n"
               f"# Resolved for CPython {sys.version_info.major}.{sys.version_info.minor} on "
               f"{platform.system()} {platform.machine()} by `make lock` (python -m instructor.lock); "
               f"`make LOCK= lab` installs without it.\n"
@@ -94,8 +95,9 @@ def main(argv=None) -> int:
     parser.add_argument("--from-venv", action="store_true",
                         help="pin the versions installed in this environment instead of the newest ones")
     args = parser.parse_args(argv)
-    if sys.version_info[:2] != (3, 11):
-        print(f"note: the lock is for Python 3.11; this is {platform.python_version()}: writing it anyway.", file=sys.stderr)
+    if sys.version_info[:2] != (3, 11) or sys.platform != "linux" or platform.machine() != "x86_64":
+        print(f"note: the Makefile uses the lock on Python 3.11, Linux x86_64; this is Python {platform.python_version()} "
+              f"on {platform.system()} {platform.machine()}: writing it anyway.", file=sys.stderr)
     versions = resolve(args.torch_index, args.from_venv)
     path = write(versions, Path(args.out))
     print(f"wrote {path} ({len(versions)} packages); now run `make clean-venv test` and commit it if it passes.")

@@ -21,7 +21,8 @@ from instructor.assign import BEGIN, END, solution_regions
 
 REPO = Path(__file__).resolve().parents[1]
 NAME = "optimizing-the-input"
-SHIPPED = ("notebooks/", "course_utils/", "data/", "config/jupyterlab/", "environment.yml", "pyproject.toml")
+SHIPPED = ("notebooks/", "course_utils/", "data/", "config/jupyterlab/", "environment.yml", "pyproject.toml",
+           "requirements/lock-linux-py311.txt")
 GRADER_ONLY_DATA = ("data/grader/",)  # nothing today; grader-only data would go here
 
 STUDENT_README = """# Optimizing the Input: the student workbook
@@ -32,14 +33,36 @@ respect to the input. Everything runs offline on a laptop CPU.
 ## Your two commands
 
 ```bash
-make lab     # first time: creates .venv, installs everything (a few minutes); then opens JupyterLab
+make lab     # first time: creates .venv and installs everything into it; then opens JupyterLab
 make test    # runs every notebook in notebooks/ top to bottom, with the self-checks
 ```
 
-You need Python >= 3.10 and `make`. Pick another interpreter with `make PYTHON=python3.11 lab`.
-Without `make`: `python3 -m venv .venv && .venv/bin/pip install -e '.[test]'`, then
+You need Python >= 3.10 and `make`. Pick another interpreter with `make PYTHON=python3.11 lab`;
+`make lab LAB_ARGS=--no-browser` passes more options to JupyterLab.
+Without `make`: `python3 -m venv .venv && .venv/bin/pip install -e '.[test]'` (add
+`-c requirements/lock-linux-py311.txt` on Python 3.11 on Linux), then
 `.venv/bin/python -m ipykernel install --sys-prefix --name optimizing-the-input --display-name "Python (Optimizing the Input)"`
-and `.venv/bin/jupyter lab`. Conda users: `environment.yml` describes the same environment.
+and `.venv/bin/jupyter lab`. Conda users: `environment.yml` describes the same environment (without the lock).
+
+## How big the install is
+
+On Linux, PyPI's PyTorch is the CUDA build, which pip takes even without a GPU. PyTorch publishes
+CPU-only builds on its own package index, a fraction of the size (measured on Linux x86_64, Python 3.11):
+
+| PyTorch | command | download | installed `.venv` |
+| --- | --- | --- | --- |
+| PyPI's (CUDA build), the default | `make lab` | 3.0 GB | 6.0 GB, of which 4.0 GB CUDA libraries |
+| CPU-only | `make TORCH_INDEX=https://download.pytorch.org/whl/cpu lab` | about 0.35 GB | about 1.5 GB |
+
+The CPU row was measured with the CPU build of torch 2.13.0 (that of 2.14.1 could not be fetched where
+this was measured). Already have a `.venv`? Delete it (`rm -rf .venv`) before `make` with `TORCH_INDEX`.
+On macOS, PyPI's PyTorch has no CUDA parts: the default is already small.
+
+## The same versions all semester
+
+On Python 3.11 on Linux x86_64, `make lab` and `make test` install the exact versions the workbook is
+tested with (`requirements/lock-linux-py311.txt`), whenever you install. Elsewhere they install the
+newest versions `pyproject.toml` allows, and say so. `make LOCK= lab` installs without the lock.
 
 ## Exercises
 
@@ -65,12 +88,23 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# The exact versions the workbook is tested with, used with Python 3.11 on Linux x86_64; `make LOCK= lab` installs without it.
+LOCK ?= requirements/lock-linux-py311.txt
+# Empty: torch from PyPI (on Linux the CUDA build, about 6 GB in .venv). The CPU-only build (README):
+#   make TORCH_INDEX=https://download.pytorch.org/whl/cpu lab
+TORCH_INDEX ?=
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
 .PHONY: lab test
 
-$(STAMP): pyproject.toml
+# $(VENV)/.constraints holds the pip option that pins the lock ("-c FILE"), or nothing (no lock for this Python and platform).
+$(STAMP): pyproject.toml $(wildcard $(LOCK))
+\t@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python >= 3.10 is needed; found " + sys.version.split()[0] + ". Run: make PYTHON=/path/to/python3.11 lab")'
 \t$(PYTHON) -m venv $(VENV)
-\t$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+\t@if [ -n "$(LOCK)" ] && $(PY) -c 'import sys, platform; sys.exit(sys.version_info[:2] != (3, 11) or sys.platform != "linux" or platform.machine() != "x86_64")'; then echo "-c $(LOCK)"; \\
+\t  else echo "Installing without the lock: the newest versions pyproject.toml allows$(if $(LOCK), (the lock is for Python 3.11 on Linux x86_64))." >&2; fi > $(VENV)/.constraints
+\t$(if $(TORCH_INDEX),$(PIP) $$(cat $(VENV)/.constraints) --no-deps --index-url $(TORCH_INDEX) torch torchvision)
+\t$(PIP) $$(cat $(VENV)/.constraints) -e '.[test]'
 \t$(PY) -m ipykernel install --sys-prefix --name optimizing-the-input --display-name "Python (Optimizing the Input)"
 \t@touch $(STAMP)
 
@@ -81,8 +115,16 @@ $(LAB_SETTINGS): config/jupyterlab/overrides.json $(STAMP)
 \t@mkdir -p $(dir $@)
 \tcp $< $@
 
-lab: $(STAMP) $(LAB_SETTINGS)
-\t$(VENV)/bin/jupyter lab --notebook-dir=. $(if $(filter 0,$(shell id -u)),--allow-root,)
+# Server settings: the workbook's kernel is the only one offered; *.egg-info stays out of the file browser.
+SERVER_CONFIG := $(VENV)/etc/jupyter/jupyter_server_config.json
+
+$(SERVER_CONFIG): config/jupyterlab/jupyter_server_config.json $(STAMP)
+\t@mkdir -p $(dir $@)
+\tcp $< $@
+
+# LAB_ARGS passes more options to JupyterLab, e.g. make lab LAB_ARGS=--no-browser
+lab: $(STAMP) $(LAB_SETTINGS) $(SERVER_CONFIG)
+\t$(VENV)/bin/jupyter lab --notebook-dir=. $(if $(filter 0,$(shell id -u)),--allow-root,) $(LAB_ARGS)
 
 test: $(STAMP)
 \t$(PY) -m pytest -p no:cacheprovider --nbval-lax --nbval-current-env --nbval-cell-timeout=300 notebooks
