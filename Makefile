@@ -16,11 +16,12 @@ LOCK ?= requirements/lock-linux-py311.txt
 TORCH_INDEX ?=
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: lab test test-browser browser-deps notes unit notebooks student expected models weights grade release lock clean-venv help
+.PHONY: lab test check test-browser browser-deps notes unit notebooks student expected models weights grade release lock clean-venv help
 
 help:
 	@echo "make lab      set up .venv (first time) and open the workbook in JupyterLab"
-	@echo "make test     set up .venv (first time) and run every test, notebooks included"
+	@echo "make test     set up .venv (first time) and run every test, notebooks included; then the exercise table"
+	@echo "make check [NB=01]  the table of the exercises in notebooks/ (passed / wrong / not done), or of one notebook"
 	@echo "make student  regenerate notebooks/ from solutions/"
 	@echo "make expected regenerate data/expected/ (self-check values) from solutions/"
 	@echo "make notes    execute the solutions and export them to HTML under build/notes/"
@@ -59,8 +60,15 @@ $(SERVER_CONFIG): config/jupyterlab/jupyter_server_config.json $(STAMP)
 lab: $(STAMP) $(LAB_SETTINGS) $(SERVER_CONFIG)
 	$(VENV)/bin/jupyter lab --notebook-dir=$(or $(LAB_DIR),.) $(if $(filter 0,$(shell id -u)),--allow-root,) $(LAB_ARGS)
 
+# The exit status is about the tests and the notebooks running; the table of notebooks/'s exercises after it
+# (course_utils.homework, the student's "is my homework right?") does not change it.
 test: $(STAMP)
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadscope --nbval-lax --nbval-current-env --nbval-cell-timeout=300 tests notebooks solutions $(PYTEST_ARGS)
+	@status=0; $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadscope --nbval-lax --nbval-current-env --nbval-cell-timeout=300 tests notebooks solutions $(PYTEST_ARGS) || status=$$?; \
+	  $(PY) -m course_utils.homework || status=$$?; exit $$status
+
+# The table alone: every notebook in notebooks/, or NB=01 (a number, a name or a path, e.g. NB=solutions).
+check: $(STAMP)
+	$(PY) -m course_utils.homework $(NB)
 
 # The workbook as a student sees it: every solution notebook run in JupyterLab in headless Chromium with
 # every control moved (Playwright for Python from pip, Debian's Chromium from apt-get when root), and

@@ -34,8 +34,11 @@ respect to the input. Everything runs offline on a laptop CPU.
 
 ```bash
 make lab     # first time: creates .venv and installs everything into it; then opens JupyterLab
-make test    # runs every notebook in notebooks/ top to bottom, with the self-checks
+make test    # runs every notebook in notebooks/ top to bottom; then the table of your exercises
 ```
+
+`make check` prints only that table, and `make check NB=01` the table of one notebook (see *Is my
+homework right?* below).
 
 You need Python >= 3.10 and `make`. Pick another interpreter with `make PYTHON=python3.11 lab`;
 `make lab LAB_ARGS=--no-browser` passes more options to JupyterLab.
@@ -72,6 +75,28 @@ Each exercise is a function whose signature and docstring are given; write its b
 graded on these cases and on hidden cases of the same kind, so solve the problem, not the examples.
 Hand in your notebooks as they are in `notebooks/` (keep the file names and the function names).
 
+## Is my homework right?
+
+`make test` ends with one table of every exercise in your notebooks (`make check NB=01` prints it for
+notebook 01 alone; `make check` for all of them):
+
+```
+notebook    exercise  function              points  status
+01_filters  01.1      hidden_unit_line         2/2  passed
+01_filters  01.2      cross_correlate          0/2  wrong: case "a 3x3 kernel on a 6x7 image": the output relative error ...
+01_filters  01.3      conv_parameter_count     0/1  not done
+```
+
+Each exercise's function, as your notebook defines it, is called on the cases of the check cell under
+it, with the same expected values: *passed* means every case agrees; *wrong* names the first case
+that does not and why (the check cell shows every case); *not done* means the body still raises
+`NotImplementedError`; *error* or *timed out* means its cell or the function failed to run or ran
+past a minute. Only the cells grading runs are run (see below), so a function that needs a variable
+computed in a skipped cell shows up here, as it would in grading. Hidden cases are not in this table.
+
+`make test` exits with 0 when the environment works and every notebook runs through, whatever the
+table says: **exit 0 does not mean your homework is right; the table does.**
+
 When your notebook is graded, not every cell runs: the notebook's setup cell (the first one, as
 given), every cell that defines an exercise's function, and every cell that holds nothing but
 imports, function and class definitions and constants (`SCALE = 1 / 255`) run, in order. Any other
@@ -95,7 +120,7 @@ LOCK ?= requirements/lock-linux-py311.txt
 TORCH_INDEX ?=
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: lab test
+.PHONY: lab test check
 
 # $(VENV)/.constraints holds the pip option that pins the lock ("-c FILE"), or nothing (no lock for this Python and platform).
 $(STAMP): pyproject.toml $(wildcard $(LOCK))
@@ -126,8 +151,15 @@ $(SERVER_CONFIG): config/jupyterlab/jupyter_server_config.json $(STAMP)
 lab: $(STAMP) $(LAB_SETTINGS) $(SERVER_CONFIG)
 \t$(VENV)/bin/jupyter lab --notebook-dir=. $(if $(filter 0,$(shell id -u)),--allow-root,) $(LAB_ARGS)
 
+# The exit status says whether the environment works and every notebook runs; the table after it says
+# which exercises are right (README: Is my homework right?).
 test: $(STAMP)
-\t$(PY) -m pytest -p no:cacheprovider --nbval-lax --nbval-current-env --nbval-cell-timeout=300 notebooks
+\t@status=0; $(PY) -m pytest -p no:cacheprovider --nbval-lax --nbval-current-env --nbval-cell-timeout=300 notebooks || status=$$?; \\
+\t  $(PY) -m course_utils.homework || status=$$?; exit $$status
+
+# The table of your exercises alone: every notebook, or one (make check NB=01).
+check: $(STAMP)
+\t$(PY) -m course_utils.homework $(NB)
 """
 
 
