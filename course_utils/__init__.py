@@ -17,6 +17,8 @@ Each name lives in a module with one job:
 * ``robustness``: ``predict``, ``attack_in_batches``, ``accuracy_against_epsilon``, ``QueryCounter``, ... (measuring attacks)
 * ``textures``: ``load_texture``, ``swirl_painting``, feature extractors, ``optimize_image`` (notebook 10)
 * ``spectrum``: ``power_spectrum``, ``high_frequency_share``, ``grid_energy`` (notebook 09)
+* ``homework``: ``python -m course_utils.homework``, the table of your exercises (``make test``, ``make check``);
+  ``cells`` says which cells it runs, the same as grading
 """
 from .attribution import (LRP_RULES, cascading_randomization, gradient_x_input, lrp, lrp_relevances, parameter_layers,
                           pointing_game, positive_share_inside, rank_correlation, resize_attribution)
