@@ -69,3 +69,22 @@ def test_sample_slider_steps_through_mixed_classes():
     assert sample_slider("digit", 10, value=7).value == 7
     with pytest.raises(ValueError, match="outside"):
         sample_slider("digit", 10, value=10)
+
+
+def test_a_redraw_shows_each_figure_as_a_png_and_closes_it(monkeypatch):
+    """What a control's move shows: every figure draw left open, as one PNG each (as plt.show() inline), none left open."""
+    import matplotlib.pyplot as plt
+    from IPython.display import Image
+
+    shown = []
+    monkeypatch.setattr("course_utils.widgets.display", lambda obj: shown.append(obj))
+
+    def draw(n):
+        for i in range(n):
+            plt.subplots(figsize=(2, 1))[1].set_title(f"figure {i}")
+
+    box = interactive_plot(draw, n=int_slider("figures", 1, 3, value=1))
+    box.controls["n"].value = 2
+    assert [type(obj) for obj in shown] == [Image] * 3
+    assert all(obj.data.startswith(b"\x89PNG") for obj in shown)
+    assert plt.get_fignums() == []
