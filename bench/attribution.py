@@ -1,6 +1,6 @@
 """Every attribution method of the workbook against Captum's best setting and against a per-sample loop.
 
-Usage: .venv/bin/python bench/attribution.py [--repeats R]      (needs Captum: .venv/bin/pip install -e '.[bench]')
+Usage: .venv/bin/python bench/attribution.py [--repeats R]      (Captum is a dependency of the workbook)
 
 For each method and network, in one process, with the repeats interleaved (round-robin over all
 variants, so that a slow moment of the machine hits every variant alike), it times:
@@ -38,7 +38,7 @@ try:
     from captum.attr import (Deconvolution, GuidedBackprop, InputXGradient, LayerAttribution, LayerGradCam,
                              NoiseTunnel, Occlusion, Saliency)
 except ImportError:  # pragma: no cover - the message is the point
-    sys.exit("bench/attribution.py needs Captum: run `.venv/bin/pip install -e '.[bench]'` first.")
+    sys.exit("bench/attribution.py needs Captum, a dependency of the workbook: run `make lab` (or `.venv/bin/pip install -e .`) first.")
 
 from course_utils import gradient_x_input, load_mnist, load_model, load_shapes
 from course_utils.hooks import relu_rule_gradient
