@@ -63,12 +63,13 @@ def browser():
 
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory):
-    """Start `make lab` on a copy of solutions/ (so autosave never writes outputs into the repository).
+    """Start `make lab` on a copy of solutions/ and notebooks/ (so autosave never writes outputs into the repository).
 
     Yields the base URL and token; stops JupyterLab (its whole process group) afterwards, also on failure.
     """
     workdir = tmp_path_factory.mktemp("lab")
-    shutil.copytree(ROOT / "solutions", workdir / "solutions")
+    for folder in ("solutions", "notebooks"):
+        shutil.copytree(ROOT / folder, workdir / folder)
     port, token = _free_port(), secrets.token_hex(16)
     log = workdir / "jupyterlab.log"
     # Workspaces in the temporary folder too: nothing from an earlier run (open tabs, kernels) is restored.

@@ -8,13 +8,19 @@ a screenshot and the page's text under build/browser-artifacts/ and names notebo
 It also measures, for every control, the milliseconds from the key press (or pick) to the last change of
 its picture, and writes them with each notebook's median and maximum to bench/results/sliders.json
 (a benchmark: budget median < 250 ms, no control over 1 s on 2 cores; it never fails the test).
+
+The student notebooks (notebooks/, no exercise done) are run all too: every error they show must be one
+line naming the unfinished exercise and its section (course_utils.unfinished), in a cell or under a
+widget's controls: no traceback, no path into course_utils, no NameError, no half-drawn picture.
 """
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
+import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,6 +31,7 @@ RUN_ALL_TIMEOUT = 240  # seconds for Run All (a notebook's budget is 60 s; CI sh
 CONTROL_TIMEOUT = 30   # seconds for one control's output to change
 POLL = 0.02            # seconds between looks at an output while timing a control
 ERROR_MARKERS = ("Traceback (most recent call last)", "Error displaying widget", "Failed to display Jupyter Widget")
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 # Runs in the page: the cells of the visible notebook, with their prompt, their output text and the
 # controls each holds (sliders, dropdowns, toggle buttons of ipywidgets 8).
@@ -67,10 +74,10 @@ class Page:
         return self.cell(index).locator(".widget-output").evaluate_all("els => els.map(e => e.innerHTML).join('')")
 
 
-def _open(browser, lab, name: str) -> Page:
+def _open(browser, lab, name: str, folder: str = "solutions") -> Page:
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     # A workspace of its own (reset), so that no tab of an earlier notebook is restored.
-    url = f"{lab['url']}/lab/workspaces/e2e-{Path(name).stem}/tree/solutions/{name}?reset&token={lab['token']}"
+    url = f"{lab['url']}/lab/workspaces/e2e-{folder}-{Path(name).stem}/tree/{folder}/{name}?reset&token={lab['token']}"
     page.goto(url)
     nb = Page(page, name)
     page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook", timeout=90_000)
@@ -277,3 +284,131 @@ def _shut_down_kernels(lab) -> None:
             call("DELETE", f"/api/kernels/{kernel['id']}")
     except OSError as exc:  # the server is gone: nothing left to end
         print(f"could not shut the kernels down: {exc}")
+
+
+# ---------------------------------------------------------------------------- the student notebooks
+
+STUDENT_NOTEBOOKS = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
+# What a cell shows when an exercise is not written yet (course_utils.unfinished), and nothing else.
+_WHERE = r"(?: \((?:notebook \d\d, )?section \d+\))?"
+ONE_LINE = re.compile(rf"needs exercise \d\d\.\d `\w+`{_WHERE} — finish it, then run this cell again"
+                      rf"|exercise \d\d\.\d `\w+`{_WHERE} is not (?:done|right) yet: see the report above")
+NOISE = ("Traceback", "course_utils/", "NameError", "Error displaying widget", "Failed to display Jupyter Widget")
+SAVE_TIMEOUT = 30
+
+# Runs in the page: what the Output widgets of each cell show (interactive_plot draws there).
+WIDGET_OUTPUTS_JS = """() => {
+  const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+  return Array.from(panel.querySelectorAll('.jp-Cell')).map(cell => Array.from(cell.querySelectorAll('.widget-output'))
+    .map(w => ({text: w.innerText,
+                errors: Array.from(w.querySelectorAll('[data-mime-type="application/vnd.jupyter.stderr"]')).map(e => e.innerText),
+                images: w.querySelectorAll('img').length})));
+}"""
+
+
+def _saved(nb: Page, lab, name: str) -> nbformat.NotebookNode:
+    """Save the notebook in JupyterLab (Ctrl+S) and read it back: its outputs, each with its type."""
+    path = Path(lab["dir"]) / "notebooks" / name
+    nb.page.keyboard.press("Control+s")
+    deadline = time.monotonic() + SAVE_TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            saved = nbformat.read(path, as_version=4)
+            if any(c.get("outputs") for c in saved.cells if c.cell_type == "code"):
+                return saved
+        except (OSError, ValueError):
+            pass  # being written
+        time.sleep(0.5)
+    nb.fail(f"saving the notebook (Ctrl+S) wrote no outputs to {path} within {SAVE_TIMEOUT} s")
+
+
+def _output_text(output) -> str:
+    if output.output_type == "error":
+        return "\n".join(output.traceback)
+    if output.output_type == "stream":
+        return output.text
+    return str(output.get("data", {}).get("text/plain", ""))
+
+
+def unfinished_noise(saved: nbformat.NotebookNode, widget_outputs: list[list[dict]]) -> list[str]:
+    """Everything a Run All of a student notebook shows that is not one line naming an unfinished exercise.
+
+    Args:
+        saved: the notebook as JupyterLab saved it after Run All.
+        widget_outputs: per cell, what its Output widgets show (``WIDGET_OUTPUTS_JS``).
+
+    Returns:
+        One sentence per problem: an error output that is not exactly one such line, a traceback, a path
+        into course_utils or a NameError anywhere, a picture beside an error (a half-drawn figure).
+    """
+    problems = []
+    for index, cell in enumerate(saved.cells):
+        if cell.cell_type != "code":
+            continue
+        outputs = cell.get("outputs", [])
+        errors = [o for o in outputs if o.output_type == "error"]
+        for error in errors:
+            lines = [ANSI.sub("", line) for line in error.traceback]
+            if len(lines) != 1 or not ONE_LINE.fullmatch(lines[0].strip()):
+                problems.append(f"cell {index}: {error.ename} shows {len(lines)} lines, not one line naming an "
+                                f"exercise: {ANSI.sub('', chr(10).join(lines))[-300:]!r}")
+        for output in outputs:
+            noise = next((n for n in NOISE if n in ANSI.sub("", _output_text(output))), None)
+            if noise and output.output_type != "error":
+                problems.append(f"cell {index}: a {output.output_type} output shows {noise!r}")
+        if errors and any("image/png" in o.get("data", {}) for o in outputs):
+            problems.append(f"cell {index}: a picture beside the error (half drawn)")
+        for widget in widget_outputs[index] if index < len(widget_outputs) else []:
+            noise = next((n for n in NOISE if n in widget["text"]), None)
+            if noise:
+                problems.append(f"cell {index}: a widget shows {noise!r}: {widget['text'][-300:]!r}")
+            for text in widget["errors"]:
+                if not ONE_LINE.fullmatch(text.strip()):
+                    problems.append(f"cell {index}: a widget shows an error that is not one line naming an exercise: "
+                                    f"{text[-300:]!r}")
+            if widget["errors"] and widget["images"]:
+                problems.append(f"cell {index}: a widget shows a picture beside its error (half drawn)")
+    return problems
+
+
+@pytest.mark.parametrize("name", STUDENT_NOTEBOOKS)
+def test_student_notebook_shows_one_line_per_unfinished_exercise(browser, lab, name):
+    """A student's notebook before any exercise is done: Run All, and every error is one line naming its exercise."""
+    nb = _open(browser, lab, name, folder="notebooks")
+    try:
+        _run_all(nb)
+        widget_outputs = nb.page.evaluate(WIDGET_OUTPUTS_JS)
+        saved = _saved(nb, lab, name)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)  # what was checked, for a reader of a failure
+        nbformat.write(saved, ARTIFACTS / f"student-{name}")
+        (ARTIFACTS / f"student-{Path(name).stem}.widgets.json").write_text(json.dumps(widget_outputs, indent=1))
+        problems = unfinished_noise(saved, widget_outputs)
+        if problems:
+            nb.fail(f"{len(problems)} outputs are not one line naming an exercise:\n" + "\n".join(problems))
+        lines = sum(o.output_type == "error" for c in saved.cells for o in c.get("outputs", []))
+        print(f"{name}: {lines} cells say which exercise they need, "
+              f"{sum(len(w['errors']) for ws in widget_outputs for w in ws)} widgets do")
+    finally:
+        nb.page.close()
+        _shut_down_kernels(lab)
+
+
+def test_unfinished_noise_finds_tracebacks_name_errors_and_half_drawn_pictures():
+    """The student-notebook check itself, on outputs made by hand (no browser needed)."""
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    line = "needs exercise 03.1 `conditional_affinities` (section 2) — finish it, then run this cell again"
+    traceback = ["\x1b[0;31m---------\x1b[0m", "Traceback (most recent call last)", "File course_utils/checks.py:300"]
+    cells = [new_code_cell(outputs=[new_output("error", ename="NotImplementedError", evalue="", traceback=[line])]),
+             new_code_cell(outputs=[new_output("error", ename="NotImplementedError", evalue="", traceback=traceback)]),
+             new_code_cell(outputs=[new_output("error", ename="NameError", evalue="name 'P' is not defined",
+                                               traceback=["NameError: name 'P' is not defined"])]),
+             new_code_cell(outputs=[new_output("display_data", data={"image/png": "iVBOR", "text/plain": "<Figure>"}),
+                                    new_output("error", ename="KeyError", evalue="", traceback=[line])])]
+    widgets = [[], [], [], [], [{"text": "Traceback (most recent call last)", "errors": [], "images": 0}],
+               [{"text": line, "errors": [line], "images": 1}]]
+    cells += [new_code_cell(), new_code_cell()]
+    problems = unfinished_noise(new_notebook(cells=cells), widgets)
+    assert [p.split(":")[0] for p in problems] == ["cell 1", "cell 2", "cell 3", "cell 4", "cell 5"], problems
+    assert unfinished_noise(new_notebook(cells=cells[:1]), [[]]) == []
+    assert ONE_LINE.fullmatch("exercise 04.1 `occlusion_map` (section 5) is not right yet: see the report above")
