@@ -368,7 +368,7 @@ def check_notebooks(paths, timeouts: Timeouts | None = None, jobs: int = 1, log=
     def one(path):
         report = check_notebook(path, timeouts)
         if log is not None:
-            print(f"  checked {report.notebook}: {len(report.rows)} exercises, {report.seconds:.1f} s", file=log, flush=True)
+            print(f"  checked {report.notebook}: {len(report.rows)} exercise{'s' if len(report.rows) != 1 else ''}, {report.seconds:.1f} s", file=log, flush=True)
         return report
 
     pool = ThreadPoolExecutor(max_workers=max(1, jobs))
