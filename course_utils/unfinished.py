@@ -20,7 +20,8 @@ How an error is traced to an exercise (``explain``):
   one of them (a ``NameError``, an empty list's ``StopIteration``, a dict's ``KeyError``, ...) is that
   exercise's too. A name is forgotten when a cell that assigns it runs without error.
 
-Anything else is a real error and gets IPython's usual traceback. The cell still counts as failed, so
+The full traceback is still one magic away (``%tb``). Anything else is a real error and gets IPython's
+usual traceback. The cell still counts as failed, so
 JupyterLab's *Run All* and nbval treat it as before (cells tagged ``raises-exception`` carry on).
 
 The section is read from the notebook: the last ``## N · Title`` heading above the cell that defines the
@@ -341,6 +342,9 @@ def _handler(shell, etype, value, tb, tb_offset=None):
         else:
             shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
         return None
+    sys.last_type, sys.last_value, sys.last_traceback = etype, value, tb  # `%tb` and `%debug` still see it all
+    if sys.version_info >= (3, 12):
+        sys.last_exc = value
     shell._showtraceback(etype, value, [line])
     return [line]
 

@@ -45,6 +45,8 @@ def test_a_stub_gives_one_line_naming_the_exercise_and_its_section(shell, capsys
     assert failed  # still an error: nbval's raises-exception and Run All behave as before
     assert out.strip() == LINE
     assert "Traceback" not in out
+    failed, out = run(shell, "%tb", capsys)  # the whole traceback is one magic away
+    assert "Traceback" in out and "conditional_affinities" in out
 
 
 def test_check_points_at_its_report(shell, capsys):
