@@ -2,23 +2,26 @@
 
 Occlusion classifies hundreds of occluded copies of an image, SmoothGrad differentiates dozens of
 noisy copies; both cut them into chunks. A chunk that is too small pays the fixed cost of every
-layer call (Python, dispatch, launching a kernel) for little arithmetic; one that is too large no
+layer call (Python, dispatch, setting up a kernel) for little arithmetic; one that is too large no
 longer fits in the processor's cache, and every layer then streams its input and output through
-main memory (and the allocator hands out fresh pages that must be zeroed). The best size is a
-property of the network and the input size, not a constant: batches of 256 suit LeNet's 28x28
-digits but are about twice as slow as batches of 16 for the shapes CNN.
+main memory. So the best size depends on the network and the input size, not a constant: chunks
+of 256 suit LeNet's 28x28 digits well but are more than twice as slow as chunks of 32 for the
+shapes CNN's 64x64 images.
 
 ``choose_batch_size`` picks it from the work. It measures, once per model and input shape, the
 largest number of bytes that one layer reads and writes for one input (its input plus its output,
-recorded with forward hooks during one forward pass of one input), and chooses the number of
-inputs whose largest layer then touches about ``TARGET_BYTES``. Measured on a 2-core laptop-class
-CPU (``bench/chunking.py``), this puts LeNet at about 80 inputs per call, the shapes CNN at 16 and
-VGG-16 at 224 px at 1, each within a few percent of the fastest chunk size there. A chunk that
-also runs backward (SmoothGrad) keeps the forward activations and their gradients, so it gets
-half the bytes.
+recorded with forward hooks during one forward pass of one input), and chooses how many inputs
+make that about ``TARGET_BYTES``: 16 MiB, half the 32 MiB last-level cache of the machine it was
+measured on (``bench/chunking.py``, one thread, CPU seconds). There, the time per input falls
+as the chunk grows until the largest layer's working set nears the cache's size, and jumps past
+it: the shapes CNN (512 KiB per input) is fastest at 32 inputs (16 MiB) and 1.7 times slower at 64;
+LeNet (98 KiB) is fastest at 128-256 and 1.5 times slower at 384. The rule gives LeNet 167, the
+shapes CNN 32 and VGG-16 at 224 px (25 MiB per input) 1, forward or forward and backward alike.
+The same rule on every machine means the same chunks, hence the same float round-off, everywhere.
 """
 from __future__ import annotations
 
+import numbers
 import weakref
 from contextlib import contextmanager
 from typing import Iterator
@@ -26,9 +29,12 @@ from typing import Iterator
 import torch
 from torch import nn
 
-__all__ = ["choose_batch_size", "layer_bytes_per_input", "TARGET_BYTES"]
+__all__ = ["choose_batch_size", "layer_bytes_per_input", "TARGET_BYTES", "TARGET_BYTES_GPU"]
 
-TARGET_BYTES = 8 * 2**20  # the largest layer's input + output for a whole chunk; see the module docstring
+TARGET_BYTES = 16 * 2**20  # the largest layer's input + output for a whole chunk; see the module docstring
+# On a GPU every call costs a kernel launch per layer and memory is large: aim far higher. A guess, not
+# measured here (the course's machines have no GPU); set batch_size by hand to tune it.
+TARGET_BYTES_GPU = 512 * 2**20
 
 # model -> {(input shape without the batch, dtype, device): bytes}; forgets a model when it is deleted.
 _MEASURED: "weakref.WeakKeyDictionary[nn.Module, dict]" = weakref.WeakKeyDictionary()
@@ -92,31 +98,30 @@ def layer_bytes_per_input(model: nn.Module, inputs: torch.Tensor) -> int:
     return known[key]
 
 
-def choose_batch_size(model: nn.Module, inputs: torch.Tensor, batch_size=None, total: int | None = None,
-                      backward: bool = False) -> int:
+def choose_batch_size(model: nn.Module, inputs: torch.Tensor, batch_size=None, total: int | None = None) -> int:
     """The number of inputs per call of ``model``: ``batch_size`` when given, else chosen from the work.
 
-    Chosen means ``TARGET_BYTES`` (halved when ``backward``) divided by ``layer_bytes_per_input``, at
-    least 1 and at most ``total``. Changing it changes the time, never the result (beyond float
-    round-off), as long as the model treats the inputs of a batch independently.
+    Chosen means ``TARGET_BYTES // layer_bytes_per_input(model, inputs)`` (``TARGET_BYTES_GPU`` for
+    inputs that are not on the CPU), at least 1 and at most
+    ``total``. It changes the time, never the result (beyond float round-off), as long as the model
+    treats the inputs of a batch independently (no batch statistics, as in eval mode).
 
     Args:
         model: the network the chunks go through.
-        inputs: ``(N, ...)``, inputs like the ones that will be chunked (only ``inputs[:1]`` is run).
+        inputs: ``(N, ...)``, inputs like the ones that will be chunked (only ``inputs[:1]`` is run, once).
         batch_size: a positive int to set it by hand, or ``None`` (or ``"auto"``) to choose it.
         total: how many inputs there are to process; the chosen size is at most this (when given).
-        backward: True when each chunk is also differentiated (SmoothGrad): half the bytes.
 
     Returns:
         A positive int.
     """
-    if batch_size is not None and batch_size != "auto":
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+    if batch_size is not None and not (isinstance(batch_size, str) and batch_size == "auto"):
+        if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, or None to choose it from the model, "
                              f"got {batch_size!r}.")
-        return batch_size
-    if total is not None and (isinstance(total, bool) or not isinstance(total, int) or total < 0):
+        return int(batch_size)
+    if total is not None and (isinstance(total, bool) or not isinstance(total, numbers.Integral) or total < 0):
         raise ValueError(f"total must be the number of inputs to process (an integer >= 0), got {total!r}.")
-    target = TARGET_BYTES // 2 if backward else TARGET_BYTES
+    target = TARGET_BYTES if inputs.device.type == "cpu" else TARGET_BYTES_GPU
     chosen = max(1, target // layer_bytes_per_input(model, inputs))
-    return max(1, min(chosen, total)) if total is not None else chosen
+    return max(1, min(chosen, int(total))) if total is not None else chosen

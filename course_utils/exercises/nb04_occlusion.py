@@ -51,7 +51,7 @@ def _occlusion_map_cases(seed: int) -> list[Case]:
 
 EXERCISES = [
     Exercise("04_occlusion", "04.1", "occlusion_map",
-             '(model, inputs, target, patch_size=8, stride=4, fill="zero", batch_size=256)', 3,
+             '(model, inputs, target, patch_size=8, stride=4, fill="zero", batch_size=None)', 3,
              _occlusion_map_cases, rtol=1e-4,
              description="the drop of the target's probability when each patch is hidden, in batches of occluded images"),
 ]

@@ -62,7 +62,7 @@ def _grad_cam_cases(seed: int) -> list[Case]:
 EXERCISES = [
     Exercise("05_saliency", "05.1", "saliency_map", "(model, inputs, target)", 2, _saliency_cases, rtol=1e-4,
              description="the largest |gradient of the target logit| over colour channels, per pixel (Simonyan et al. 2014)"),
-    Exercise("05_saliency", "05.2", "smoothgrad", "(model, inputs, target, sigma=0.15, n_samples=25, batch_size=64, seed=0)",
+    Exercise("05_saliency", "05.2", "smoothgrad", "(model, inputs, target, sigma=0.15, n_samples=25, batch_size=None, seed=0)",
              3, _smoothgrad_cases, rtol=1e-4,
              description="the saliency map averaged over noisy copies of the input (Smilkov et al. 2017)"),
     Exercise("05_saliency", "05.3", "grad_cam", "(model, inputs, target, layer)", 3, _grad_cam_cases, rtol=1e-4,
