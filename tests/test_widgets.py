@@ -88,3 +88,26 @@ def test_a_redraw_shows_each_figure_as_a_png_and_closes_it(monkeypatch):
     assert [type(obj) for obj in shown] == [Image] * 3
     assert all(obj.data.startswith(b"\x89PNG") for obj in shown)
     assert plt.get_fignums() == []
+
+
+def test_no_garbage_collection_while_a_redraw_draws_and_the_kernel_state_is_frozen():
+    """A redraw runs with the collector paused (also when draw fails), and the objects held when the
+    widget was made are out of full collections, so that no move waits for a walk over every object."""
+    import gc
+
+    seen = []
+    box = interactive_plot(lambda k: seen.append(gc.isenabled()), k=int_slider("k", 0, 3))
+    box.controls["k"].value = 1
+    assert seen == [False, False] and gc.isenabled()
+    assert gc.get_freeze_count() > 0
+
+    def failing(k):
+        seen.append(gc.isenabled())
+        if k:
+            raise ZeroDivisionError
+    box = interactive_plot(failing, k=int_slider("k", 0, 3))
+    try:
+        box.controls["k"].value = 1
+    except ZeroDivisionError:
+        pass
+    assert seen[-1] is False and gc.isenabled()
