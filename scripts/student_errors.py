@@ -79,7 +79,8 @@ def main(argv: list[str]) -> int:
         for f in found:
             for e in f["errors"] or [{"ename": "(reply error, no output)", "lines": 0, "text": ""}]:
                 last = e["text"].strip().splitlines()[-1][:150] if e["text"].strip() else ""
-                print(f"  cell {f['cell']:3d} {e['ename']:24s} {e['lines']:3d} lines  images={f['images']}  {last}")
+                where = "cell" if f["status"] == "error" else "widget"  # the cell ran: a widget showed it
+                print(f"  cell {f['cell']:3d} {where:6s} {e['ename']:20s} {e['lines']:3d} lines  images={f['images']}  {last}")
     if out:
         out.write_text(json.dumps(results, indent=1))
     return 0
