@@ -86,7 +86,7 @@ def main(argv=None) -> int:
     rows = []
     for network, method, what, call, model, inputs, total, backward in cases(args.quick):
         per_input = layer_bytes_per_input(model, inputs)
-        default = choose_batch_size(model, inputs, None, total=total, backward=backward)
+        default = choose_batch_size(model, inputs, None, total=total)
         sizes = sorted({2**k for k in range(20) if 2**k < total} | {total})
         variants = [("default", None)] + [(str(b), b) for b in sizes]
         reference = call(1 if total <= 64 else sizes[len(sizes) // 2])
