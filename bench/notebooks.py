@@ -8,7 +8,8 @@ The budget is 60 s per notebook on a 2-core laptop CPU.
 
 ``--load`` runs each notebook twice, quietly and then beside a CPU hog (one process that keeps one
 core busy, as a lecture laptop's browser or video call does), and reports both times and their ratio
-(budget: at most 2x); the results go to bench/results/notebooks-load.json.
+(budget: at most 2x); the results go to bench/results/notebooks-load.json, and the quiet runs to
+bench/results/notebooks.json as without ``--load``.
 
 ``--repeat N`` is the hang hunt: it runs each notebook N times beside the CPU hog, with a cell
 timeout of ``HANG_SECONDS``; a cell that runs past it counts as a hang, and the stuck kernel's Python
@@ -130,9 +131,10 @@ def cpu_hog():
 
 
 def main_load(paths: list[Path]) -> int:
-    results = []
+    results, quiet_runs = [], []
     for path in paths:
         quiet = time_notebook(path)
+        quiet_runs.append({k: v for k, v in quiet.items() if k != "stack"})
         with cpu_hog():
             loaded = time_notebook(path)
         ratio = loaded["seconds"] / max(quiet["seconds"], 1e-9)
@@ -146,6 +148,7 @@ def main_load(paths: list[Path]) -> int:
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "notebooks-load.json").write_text(json.dumps(results, indent=1) + "\n")
+    (out / "notebooks.json").write_text(json.dumps(quiet_runs, indent=1) + "\n")  # the quiet runs are the plain table
     return 0 if all(r["error"] is None for r in results) else 1
 
 
