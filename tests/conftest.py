@@ -13,3 +13,16 @@ import pytest  # noqa: E402
 def _close_figures():
     yield
     plt.close("all")
+
+
+# The solution notebooks' functions of 04 and 05, executed once per test module that asks for them.
+@pytest.fixture(scope="module")
+def nb04():
+    from instructor.expected import solution_functions
+    return solution_functions("04_occlusion")
+
+
+@pytest.fixture(scope="module")
+def nb05():
+    from instructor.expected import solution_functions
+    return solution_functions("05_saliency")

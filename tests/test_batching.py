@@ -5,7 +5,6 @@ from torch import nn
 
 from course_utils import choose_batch_size, layer_bytes_per_input, load_model
 from course_utils.batching import TARGET_BYTES
-from instructor.expected import solution_functions
 
 
 def small_cnn():
@@ -106,16 +105,6 @@ def test_measuring_does_not_touch_batch_norm_statistics_or_the_random_stream():
     after_draw = torch.rand(1)
     torch.manual_seed(0)
     assert torch.equal(model[1].running_mean, before) and torch.equal(after_draw, torch.rand(1))
-
-
-@pytest.fixture(scope="module")
-def nb04():
-    return solution_functions("04_occlusion")
-
-
-@pytest.fixture(scope="module")
-def nb05():
-    return solution_functions("05_saliency")
 
 
 def test_occlusion_and_smoothgrad_give_the_same_maps_with_any_chunk_size(nb04, nb05):

@@ -20,21 +20,10 @@ from captum.attr._utils.lrp_rules import Alpha1_Beta0_Rule, EpsilonRule
 from torchvision.transforms.functional import gaussian_blur
 
 from course_utils import load_mnist, load_model, load_shapes, lrp
-from instructor.expected import solution_functions
 
 TOLERANCE = 1e-4
 
 pytestmark = pytest.mark.filterwarnings("ignore:Input Tensor 0 did not already require gradients")
-
-
-@pytest.fixture(scope="module")
-def nb04():
-    return solution_functions("04_occlusion")
-
-
-@pytest.fixture(scope="module")
-def nb05():
-    return solution_functions("05_saliency")
 
 
 @pytest.fixture(scope="module")

@@ -12,12 +12,6 @@ from torch import nn
 from course_utils import check, load_mnist, load_model, load_shapes
 from course_utils.checks import load_expected, run_cases
 from course_utils.exercises import get_exercise
-from instructor.expected import solution_functions
-
-
-@pytest.fixture(scope="module")
-def nb05():
-    return solution_functions("05_saliency")
 
 
 @pytest.fixture(scope="module")
