@@ -16,7 +16,8 @@ measured on (``bench/chunking.py``, one thread, CPU seconds). There, the time pe
 as the chunk grows until the largest layer's working set nears the cache's size, and jumps past
 it: the shapes CNN (512 KiB per input) is fastest at 32 inputs (16 MiB) and 1.7 times slower at 64;
 LeNet (98 KiB) is fastest at 128-256 and 1.5 times slower at 384. The rule gives LeNet 167, the
-shapes CNN 32 and VGG-16 at 224 px (25 MiB per input) 1, forward or forward and backward alike.
+shapes CNN 32 and VGG-16 at 224 px (25 MiB per input) 1, forward or forward and backward alike; given
+the number of inputs, it then evens out the chunks (529 occlusion positions on LeNet: 4 chunks of 133).
 The same rule on every machine means the same chunks, hence the same float round-off, everywhere.
 """
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Iterator
 import torch
 from torch import nn
 
-__all__ = ["choose_batch_size", "layer_bytes_per_input", "TARGET_BYTES", "TARGET_BYTES_GPU"]
+__all__ = ["choose_batch_size", "layer_bytes_per_input", "measuring", "TARGET_BYTES", "TARGET_BYTES_GPU"]
 
 TARGET_BYTES = 16 * 2**20  # the largest layer's input + output for a whole chunk; see the module docstring
 # On a GPU every call costs a kernel launch per layer and memory is large: aim far higher. A guess, not
@@ -38,6 +39,18 @@ TARGET_BYTES_GPU = 512 * 2**20
 
 # model -> {(input shape without the batch, dtype, device): bytes}; forgets a model when it is deleted.
 _MEASURED: "weakref.WeakKeyDictionary[nn.Module, dict]" = weakref.WeakKeyDictionary()
+
+
+_measuring_depth = 0  # > 0 while the measuring forward pass runs
+
+
+def measuring() -> bool:
+    """True while ``layer_bytes_per_input`` runs its measuring forward pass (one input, no gradients).
+
+    A module that keeps count of its calls (``robustness.QueryCounter``) asks this to leave the
+    measuring pass out of its count.
+    """
+    return _measuring_depth > 0
 
 
 def _tensor_bytes(value) -> int:
@@ -92,8 +105,13 @@ def layer_bytes_per_input(model: nn.Module, inputs: torch.Tensor) -> int:
     key = (tuple(inputs.shape[1:]), inputs.dtype, str(inputs.device))
     known = _MEASURED.setdefault(model, {})
     if key not in known:
-        with _recording_layer_bytes(model) as sizes, torch.no_grad():
-            model(inputs[:1].detach())
+        global _measuring_depth
+        _measuring_depth += 1
+        try:
+            with _recording_layer_bytes(model) as sizes, torch.no_grad():
+                model(inputs[:1].detach())
+        finally:
+            _measuring_depth -= 1
         known[key] = max(sizes + [_tensor_bytes(inputs[:1])], default=1) or 1
     return known[key]
 
@@ -102,15 +120,15 @@ def choose_batch_size(model: nn.Module, inputs: torch.Tensor, batch_size=None, t
     """The number of inputs per call of ``model``: ``batch_size`` when given, else chosen from the work.
 
     Chosen means ``TARGET_BYTES // layer_bytes_per_input(model, inputs)`` (``TARGET_BYTES_GPU`` for
-    inputs that are not on the CPU), at least 1 and at most
-    ``total``. It changes the time, never the result (beyond float round-off), as long as the model
+    inputs that are not on the CPU), at least 1; when ``total`` is given, that many inputs are split into
+    the fewest chunks of at most this size, all of (nearly) equal size: ``ceil(total / ceil(total / size))``. It changes the time, never the result (beyond float round-off), as long as the model
     treats the inputs of a batch independently (no batch statistics, as in eval mode).
 
     Args:
         model: the network the chunks go through.
         inputs: ``(N, ...)``, inputs like the ones that will be chunked (only ``inputs[:1]`` is run, once).
         batch_size: a positive int to set it by hand, or ``None`` (or ``"auto"``) to choose it.
-        total: how many inputs there are to process; the chosen size is at most this (when given).
+        total: how many inputs there are to process; when given, the chosen size splits them into equal chunks.
 
     Returns:
         A positive int.
@@ -124,4 +142,10 @@ def choose_batch_size(model: nn.Module, inputs: torch.Tensor, batch_size=None, t
         raise ValueError(f"total must be the number of inputs to process (an integer >= 0), got {total!r}.")
     target = TARGET_BYTES if inputs.device.type == "cpu" else TARGET_BYTES_GPU
     chosen = max(1, target // layer_bytes_per_input(model, inputs))
-    return max(1, min(chosen, int(total))) if total is not None else chosen
+    if total is None:
+        return chosen
+    # As many chunks as that size needs, of equal size: 529 positions in chunks of at most 167 become
+    # 4 chunks of 133 rather than 3 of 167 and a small last one, which costs a whole chunk's overhead
+    # for a few inputs (LeNet's occlusion is 1.1-1.3 times slower with the ragged tail).
+    n_chunks = max(1, -(-int(total) // chosen))
+    return max(1, -(-int(total) // n_chunks))

@@ -11,6 +11,7 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
+from course_utils.batching import choose_batch_size, measuring
 from course_utils.device import progress
 
 __all__ = ["predict", "attack_in_batches", "accuracy_against_epsilon", "format_table", "perturbation_norms",
@@ -23,30 +24,26 @@ def _check_batch(inputs, what: str = "inputs") -> None:
         raise ValueError(f"{what} must be a float tensor of images (N, C, H, W), got {got}.")
 
 
-def _check_batch_size(batch_size) -> None:
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
-
-
 @torch.no_grad()
-def predict(model: nn.Module, inputs: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+def predict(model: nn.Module, inputs: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:
     """The class each image is given, computed in batches without gradients.
 
     Args:
         model: a classifier returning logits (N, K).
         inputs: (N, C, H, W) float tensor, on the model's device.
-        batch_size: how many images go through the model at once.
+        batch_size: how many images go through the model at once; ``None`` chooses it from the size of
+            the model's layers (``course_utils.choose_batch_size``).
 
     Returns:
         (N,) int64 tensor of predicted classes, on the inputs' device.
     """
     _check_batch(inputs)
-    _check_batch_size(batch_size)
+    batch_size = choose_batch_size(model, inputs, batch_size, total=len(inputs))
     return torch.cat([model(inputs[s:s + batch_size]).argmax(dim=1) for s in range(0, len(inputs), batch_size)])
 
 
 def attack_in_batches(attack: Callable, model: nn.Module, inputs: torch.Tensor, target: torch.Tensor,
-                      batch_size: int = 250, desc: str | None = None, **options) -> torch.Tensor:
+                      batch_size: int | None = None, desc: str | None = None, **options) -> torch.Tensor:
     """Run ``attack(model, inputs, target, **options)`` on consecutive batches and stack the results.
 
     Batches keep memory small and show progress; an attack that treats images independently (FGSM and PGD
@@ -57,7 +54,9 @@ def attack_in_batches(attack: Callable, model: nn.Module, inputs: torch.Tensor, 
         model: the classifier attacked.
         inputs: (N, C, H, W) float tensor.
         target: (N,) int64 tensor.
-        batch_size: images per call.
+        batch_size: images per call; ``None`` chooses it from the size of the model's layers
+            (``course_utils.choose_batch_size``: an attack's steps are forward and backward passes, which
+            were measured to want the same chunks as forward passes alone).
         desc: the progress bar's label (no bar when None).
         **options: passed on to ``attack``, e.g. ``epsilon=0.1``.
 
@@ -65,7 +64,7 @@ def attack_in_batches(attack: Callable, model: nn.Module, inputs: torch.Tensor, 
         (N, C, H, W) tensor, the perturbed images, detached.
     """
     _check_batch(inputs)
-    _check_batch_size(batch_size)
+    batch_size = choose_batch_size(model, inputs, batch_size, total=len(inputs))
     if not isinstance(target, torch.Tensor) or target.shape != (len(inputs),):
         raise ValueError(f"target must be a tensor with one class per image, shape ({len(inputs)},), "
                          f"got {tuple(target.shape) if isinstance(target, torch.Tensor) else type(target).__name__}.")
@@ -78,7 +77,7 @@ def attack_in_batches(attack: Callable, model: nn.Module, inputs: torch.Tensor, 
 
 def accuracy_against_epsilon(attack: Callable, model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor,
                              epsilons: Sequence[float], options: Callable[[float], dict] | None = None,
-                             batch_size: int = 250, desc: str | None = None, keep: bool = False):
+                             batch_size: int | None = None, desc: str | None = None, keep: bool = False):
     """Accuracy on attacked images, one untargeted attack per epsilon (epsilon 0 is the clean accuracy).
 
     Args:
@@ -87,7 +86,7 @@ def accuracy_against_epsilon(attack: Callable, model: nn.Module, inputs: torch.T
         inputs: (N, C, H, W) float tensor; labels: (N,) int64, the true classes (the attack's target).
         epsilons: the L-infinity budgets.
         options: ``options(epsilon)`` gives further keyword arguments, e.g. PGD's step size for that epsilon.
-        batch_size: images per call of the attack.
+        batch_size: images per call of the attack (``None``: chosen from the model, as in ``attack_in_batches``).
         desc: the progress bar's label (one step per epsilon; no bar when None).
         keep: also return the attacked images.
 
@@ -198,8 +197,9 @@ class QueryCounter(nn.Module):
 
     @torch.no_grad()
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Probabilities (N, K) for images (N, C, H, W); counts N queries."""
-        self.queries += len(inputs)
+        """Probabilities (N, K) for images (N, C, H, W); counts N queries (not the pass that sizes batches)."""
+        if not measuring():
+            self.queries += len(inputs)
         return torch.softmax(self.model(inputs.detach()), dim=1)
 
 

@@ -51,6 +51,19 @@ def test_chosen_size_is_the_target_over_the_bytes_within_one_and_total():
         assert isinstance(chosen, int) and chosen == expected, (name, chosen)
 
 
+def test_a_known_total_is_split_into_equal_chunks_no_larger_than_the_chosen_size():
+    model, x = small_cnn(), torch.rand(1, 3, 16, 16)
+    size = choose_batch_size(model, x)
+    for total in [1, size - 1, size, size + 1, 2 * size + 3, 529, 10 * size + 1]:
+        chunk = choose_batch_size(model, x, total=total)
+        n_chunks = -(-total // chunk)
+        assert chunk <= size and n_chunks == -(-total // size), (total, chunk)  # fewest chunks of at most `size`
+        assert n_chunks * chunk - total < n_chunks, (total, chunk)  # the last chunk is short by less than one per chunk
+    lenet = load_model("lenet-mnist", device="cpu")
+    assert choose_batch_size(lenet, torch.rand(1, 1, 28, 28), total=529) == 133  # 04's 23 x 23 positions: 4 x 133
+    assert choose_batch_size(lenet, torch.rand(1, 1, 28, 28), total=400) == 134  # 16 digits x 25 samples: 3 x 134
+
+
 def test_a_size_set_by_hand_is_kept():
     model, x = Counting(), torch.rand(1, 3, 16, 16)
     assert choose_batch_size(model, x, 7, total=3) == 7

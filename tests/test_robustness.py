@@ -28,6 +28,38 @@ def test_attack_in_batches_equals_one_call():
     assert torch.equal(attack_in_batches(shift_attack, model, x, y, batch_size=4, epsilon=0.1), shift_attack(model, x, y, 0.1))
 
 
+def test_default_batch_size_comes_from_the_model_and_splits_evenly(monkeypatch):
+    from course_utils import batching, choose_batch_size
+    monkeypatch.setattr(batching, "TARGET_BYTES", 100_000)  # a tiny model: make the chosen chunks small
+
+    class Sizes(nn.Module):  # records the size of every batch it is given
+        def __init__(self, model):
+            super().__init__()
+            self.model, self.sizes = model, []
+
+        def forward(self, x):
+            self.sizes.append(len(x))
+            return self.model(x)
+
+    x = torch.rand(1000, 1, 8, 8, generator=torch.Generator().manual_seed(4))
+    model = Sizes(tiny_classifier())
+    expected_chunk = choose_batch_size(model, x, total=len(x))
+    model.sizes.clear()
+    assert torch.equal(predict(model, x), model.model(x).argmax(dim=1))
+    assert 1 < expected_chunk < len(x) and len(model.sizes) > 2
+    assert model.sizes[:-1] == [expected_chunk] * (len(model.sizes) - 1) and sum(model.sizes) == len(x)
+    sizes = []
+    attack_in_batches(lambda m, inputs, t, epsilon: sizes.append(len(inputs)) or inputs, model, x,
+                      torch.zeros(len(x), dtype=torch.long), epsilon=0.1)
+    assert sizes == model.sizes[:len(sizes)] and sum(sizes) == len(x)
+
+
+def test_the_pass_that_sizes_batches_is_not_counted_as_queries():
+    box = QueryCounter(tiny_classifier())
+    predict(box, torch.rand(7, 1, 8, 8))
+    assert box.queries == 7
+
+
 def test_accuracy_against_epsilon_counts_correct_predictions():
     model, x = tiny_classifier(), torch.rand(30, 1, 8, 8, generator=torch.Generator().manual_seed(3))
     y = model(x).argmax(dim=1)
