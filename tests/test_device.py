@@ -182,3 +182,20 @@ def test_importing_course_utils_applies_the_default(monkeypatch):
                           "course_utils.default_threads())"], env=env, capture_output=True, text=True, check=True)
     got, expected = out.stdout.split()
     assert got == expected
+
+
+def test_use_threads_limits_the_openmp_pools_already_loaded_such_as_scikit_learns():
+    # In a fresh process, as notebook 03 does: scikit-learn's t-SNE first, then course_utils.
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in __import__("os").environ.items() if k not in ("COURSE_THREADS", "OMP_NUM_THREADS")}
+    env["COURSE_THREADS"] = "1"
+    code = ("import sklearn.manifold, threadpoolctl\n"
+            "before = {p['filepath']: p['num_threads'] for p in threadpoolctl.threadpool_info() if p['user_api'] == 'openmp'}\n"
+            "import course_utils\n"
+            "after = {p['filepath']: p['num_threads'] for p in threadpoolctl.threadpool_info() if p['user_api'] == 'openmp'}\n"
+            "print(len(after), sorted(set(after.values())))\n")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    pools, counts = out.stdout.split(maxsplit=1)
+    assert int(pools) >= 1 and counts.strip() == "[1]", out.stdout
