@@ -9,7 +9,8 @@ The budget is 60 s per notebook on a 2-core laptop CPU.
 ``--load`` runs each notebook twice, quietly and then beside a CPU hog (one process that keeps one
 core busy, as a lecture laptop's browser or video call does), and reports both times and their ratio
 (budget: at most 2x); the results go to bench/results/notebooks-load.json, and the quiet runs to
-bench/results/notebooks.json as without ``--load``.
+bench/results/notebooks.json as without ``--load``. Each table keeps the rows of the notebooks not run,
+so ``--load 03`` re-measures one lecture.
 
 ``--repeat N`` is the hang hunt: it runs each notebook N times beside the CPU hog, with a cell
 timeout of ``HANG_SECONDS``; a cell that runs past it counts as a hang, and the stuck kernel's Python
@@ -159,8 +160,8 @@ def main_load(paths: list[Path]) -> int:
               f"x{ratio:4.2f}{flag}  {status}", flush=True)
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "notebooks-load.json").write_text(json.dumps(results, indent=1) + "\n")
-    (out / "notebooks.json").write_text(json.dumps(quiet_runs, indent=1) + "\n")  # the quiet runs are the plain table
+    _merge(out / "notebooks-load.json", results)
+    _merge(out / "notebooks.json", quiet_runs)  # the quiet runs are the plain table
     return 0 if all(r["error"] is None for r in results) else 1
 
 
@@ -198,8 +199,20 @@ def main(names: list[str]) -> int:
         print(f"{r['notebook']:40s} {r['seconds']:6.1f} s  {r['cells']:3d} code cells  {status}", flush=True)
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "notebooks.json").write_text(json.dumps(results, indent=1) + "\n")
+    _merge(out / "notebooks.json", results)
     return 0 if all(r["error"] is None for r in results) else 1
+
+
+def _merge(record: Path, entries: list[dict]) -> None:
+    """Write ``entries`` into the JSON list at ``record``, replacing rows of the same notebook and keeping the others.
+
+    So a run over some notebooks (``bench/notebooks.py --load 03``) updates their rows of the table and
+    leaves the rest as last measured; rows are kept in notebook order (solutions first).
+    """
+    rows = {r["notebook"]: r for r in (json.loads(record.read_text()) if record.exists() else [])}
+    rows.update({r["notebook"]: r for r in entries})
+    order = sorted(rows, key=lambda name: (not name.startswith("solutions/"), name))
+    record.write_text(json.dumps([rows[name] for name in order], indent=1) + "\n")
 
 
 if __name__ == "__main__":

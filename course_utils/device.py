@@ -59,10 +59,12 @@ def default_threads(cpu_count: int | None = None) -> int:
 def use_threads(threads: int | None = None) -> int:
     """Set PyTorch's CPU thread count (``default_threads()`` when ``None``); ``course_utils`` calls it on import.
 
-    The OpenMP thread pools of other libraries already loaded (scikit-learn's t-SNE, through
-    threadpoolctl) get the same limit, for the same reason: one t-SNE of 500 points beside two busy
-    processes took 8 s with 1 thread and 90 s with 2 (measured here, 2 cores). A library loaded later
-    keeps its own default; call ``use_threads()`` again after importing it.
+    The OpenMP and BLAS thread pools of other libraries already loaded (scikit-learn's t-SNE, NumPy's
+    OpenBLAS, through threadpoolctl) get the same limit, for the same reason: one t-SNE of 500 points
+    beside two busy processes took 8 s with 1 thread and 90 s with 2, and 200 NumPy products of
+    300 x 300 matrices beside one busy process 0.45 s with OpenBLAS's 2 threads and 0.15 s with 1
+    (0.11 and 0.14 s on an idle machine; measured here, 2 cores). A library loaded later keeps its own
+    default; call ``use_threads()`` again after importing it.
 
     Args:
         threads: a positive integer, or ``None`` for ``default_threads()``.
@@ -79,7 +81,7 @@ def use_threads(threads: int | None = None) -> int:
         from threadpoolctl import threadpool_limits
     except ImportError:  # it comes with scikit-learn; without it no other OpenMP pool is in use
         return threads
-    threadpool_limits(threads, user_api="openmp")
+    threadpool_limits(threads)  # every OpenMP and BLAS pool loaded so far
     return threads
 
 
