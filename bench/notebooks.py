@@ -109,8 +109,6 @@ def main_repeat(paths: list[Path], repeat: int, jobs: int = 1) -> int:
     """
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    record = out / "notebooks-hangs.json"
-    results = json.loads(record.read_text()) if record.exists() else []
     ok = True
     context = multiprocessing.get_context("spawn")
     with cpu_hog(), ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
@@ -123,11 +121,10 @@ def main_repeat(paths: list[Path], repeat: int, jobs: int = 1) -> int:
             entry = {"notebook": runs[0]["notebook"], "runs": len(runs), "jobs": jobs, "hangs": len(hangs),
                      "errors": errors, "seconds_median": seconds[len(seconds) // 2],
                      "seconds_max": seconds[-1], "stacks": [r["stack"] for r in hangs]}
-            results = [r for r in results if r["notebook"] != entry["notebook"]] + [entry]
             ok = ok and not hangs and not errors
             print(f"{entry['notebook']:40s} {len(runs)} loaded runs, {len(hangs)} hangs, {len(errors)} errors, "
                   f"median {entry['seconds_median']:.1f} s, max {entry['seconds_max']:.1f} s", flush=True)
-            record.write_text(json.dumps(results, indent=1) + "\n")
+            _merge(out / "notebooks-hangs.json", [entry])  # written after each notebook: a long hunt keeps what it found
     return 0 if ok else 1
 
 

@@ -79,7 +79,7 @@ def use_threads(threads: int | None = None) -> int:
         torch.set_num_threads(threads)
     try:
         from threadpoolctl import threadpool_limits
-    except ImportError:  # it comes with scikit-learn; without it no other OpenMP pool is in use
+    except ImportError:  # it comes with scikit-learn; without it the other pools keep their defaults
         return threads
     threadpool_limits(threads)  # every OpenMP and BLAS pool loaded so far
     return threads
