@@ -35,7 +35,7 @@ from .robustness import (FixedOutside, QueryCounter, accuracy_against_epsilon, a
 from .shapes import SHAPE_CLASSES, add_tags, load_shapes, make_shapes
 from .spectrum import grid_energy, high_frequency_share, power_spectrum
 from .textures import (TEXTURE_NAMES, OptimizationResult, RandomMultiScaleNet, anisotropic_tv, colour_distance,
-                       layer_features, load_texture, optimize_image, out_of_range, shapes_extractor, spectrum_distance,
+                       edge_correlation, layer_features, load_texture, optimize_image, out_of_range, shapes_extractor, spectrum_distance,
                        swirl_painting, vgg19_extractor)
 from .unfinished import install as install_unfinished
 from .widgets import dropdown, float_slider, int_slider, interactive_plot, sample_slider, toggle_buttons
@@ -58,7 +58,7 @@ __all__ = [
     "int_slider", "sample_slider", "float_slider", "dropdown", "toggle_buttons", "interactive_plot",
     "TEXTURE_NAMES", "swirl_painting", "load_texture", "shapes_extractor", "RandomMultiScaleNet", "vgg19_extractor",
     "layer_features", "anisotropic_tv", "out_of_range", "optimize_image", "OptimizationResult", "spectrum_distance",
-    "colour_distance",
+    "colour_distance", "edge_correlation",
 ]
 
 use_threads()  # small networks: leave cores free (see device.default_threads)

@@ -8,8 +8,8 @@
   2017) and ``vgg19_extractor`` (VGG-19 from conv1_1 to conv5_1); ``layer_features`` runs one.
 * ``optimize_image``: minimizes a loss over the pixels with L-BFGS or Adam, counting function
   evaluations and recording the loss against wall-clock seconds.
-* ``anisotropic_tv``, ``out_of_range``, and two distances that no extractor optimizes: ``spectrum_distance`` and
-  ``colour_distance``.
+* ``anisotropic_tv``, ``out_of_range``, and measures that no extractor optimizes: ``spectrum_distance`` and
+  ``colour_distance`` (how far from a texture), ``edge_correlation`` (how much of a photo's layout is kept).
 
 The Gram matrix and the style loss are exercises of notebook 10 and are not here.
 """
@@ -26,7 +26,7 @@ from torch import nn
 
 __all__ = ["TEXTURE_NAMES", "swirl_painting", "load_texture", "shapes_extractor", "RandomMultiScaleNet",
            "vgg19_extractor", "layer_features", "anisotropic_tv", "out_of_range", "optimize_image", "OptimizationResult",
-           "spectrum_distance", "colour_distance"]
+           "spectrum_distance", "colour_distance", "edge_correlation"]
 
 TEXTURE_NAMES = ("swirl", "brick", "grass", "gravel")
 
@@ -455,3 +455,32 @@ def colour_distance(images: torch.Tensor, target: torch.Tensor, n_quantiles: int
     a = torch.quantile(images.detach().cpu().double().clamp(0, 1).flatten(2), levels, dim=2)   # (Q, N, 3)
     b = torch.quantile(target.detach().cpu().double().clamp(0, 1).flatten(2), levels, dim=2)   # (Q, 1, 3)
     return (a - b).abs().mean(dim=(0, 2))
+
+
+def _edge_magnitude(images: torch.Tensor) -> torch.Tensor:
+    grey = images.detach().cpu().double().clamp(0, 1).mean(dim=1, keepdim=True)
+    sobel = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], dtype=torch.float64)[None, None]
+    gx, gy = F.conv2d(grey, sobel), F.conv2d(grey, sobel.transpose(2, 3))
+    return (gx ** 2 + gy ** 2).sqrt().flatten(1)
+
+
+def edge_correlation(images: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """How much of a photo's layout an image keeps: the correlation of their edge maps.
+
+    Both are turned to grey (pixel values clamped to [0, 1], as when shown); the edge map is the
+    magnitude of the Sobel gradient at every inner pixel; the result is the Pearson correlation
+    between the image's edge map and the reference's (1: the same edges, 0: unrelated).
+
+    Args:
+        images: ``(N, C, H, W)``.
+        reference: ``(1, C, H, W)``, the same size.
+
+    Returns:
+        ``(N,)`` float64 tensor in [-1, 1].
+    """
+    if images.shape[-2:] != reference.shape[-2:] or reference.shape[0] != 1:
+        raise ValueError(f"edge_correlation compares images with one reference of the same size, got "
+                         f"{tuple(images.shape)} and {tuple(reference.shape)}: resize one of them first.")
+    a, b = _edge_magnitude(images), _edge_magnitude(reference)
+    a, b = a - a.mean(dim=1, keepdim=True), b - b.mean(dim=1, keepdim=True)
+    return (a * b).sum(dim=1) / (a.norm(dim=1) * b.norm(dim=1)).clamp(min=1e-12)

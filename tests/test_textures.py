@@ -150,3 +150,24 @@ def test_spectrum_distance_sees_scale_not_position():
     assert float(spectrum_distance(shifted, texture)[0]) < 1e-6
     blurred = nn.functional.avg_pool2d(texture, 3, stride=1, padding=1, count_include_pad=False)
     assert float(spectrum_distance(blurred, texture)[0]) > 0.1
+
+
+def test_edge_correlation_against_numpy_and_errors():
+    from course_utils import edge_correlation
+    from scipy import ndimage
+
+    g = torch.Generator().manual_seed(4)
+    reference = torch.rand(1, 3, 20, 24, generator=g)
+    images = torch.cat([reference, reference.flip(3), torch.rand(2, 3, 20, 24, generator=g), 0.5 * reference + 0.25])
+    got = edge_correlation(images, reference)
+
+    def edges(image):
+        grey = image.double().clamp(0, 1).mean(dim=0).numpy()
+        gx, gy = ndimage.correlate(grey, [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]), ndimage.correlate(grey, [[-1, -2, -1], [0, 0, 0], [1, 2, 1]])
+        return np.hypot(gx, gy)[1:-1, 1:-1].ravel()
+
+    expected = [np.corrcoef(edges(image), edges(reference[0]))[0, 1] for image in images]
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-9, atol=1e-12)
+    assert got[0] == pytest.approx(1.0) and got[-1] == pytest.approx(1.0)   # a contrast change keeps the edges
+    with pytest.raises(ValueError, match="same size"):
+        edge_correlation(images, reference[:, :, :10])
