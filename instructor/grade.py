@@ -8,6 +8,7 @@ import hashlib
 import io
 import os
 import re
+import signal
 import stat
 import sys
 import tempfile
@@ -22,7 +23,7 @@ from course_utils.checks import load_expected
 from course_utils.paths import solutions_dir
 
 from . import jail
-from .run import Limits, NotebookGrade, failed, grade_notebook, setup_cell
+from .run import CANCEL, Cancelled, Limits, NotebookGrade, SandboxFailure, failed, grade_notebook, setup_cell
 
 HIDDEN_SEEDS = (1, 2)  # the hidden tests: the registered cases built with these seeds
 REPO = Path(__file__).resolve().parents[1]
@@ -84,6 +85,21 @@ def _shown(path) -> str:
         return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def _student_of(name: str, stem: str) -> str | None:
+    """The student's name in a file name ``<student><sep><stem>`` or ``<stem><sep><student>`` (``sep`` one of
+    `` _-.``, or none): the name as it is, nothing else stripped (``-rf_01_filters`` is ``-rf``); the whole
+    name if it is the notebook's name alone; None if the notebook's name is in the middle."""
+    if name == stem:
+        return name
+    if name.endswith(stem):
+        student = name[:-len(stem)]
+        return student[:-1] if student[-1] in " _-." and len(student) > 1 else student
+    if name.startswith(stem):
+        student = name[len(stem):]
+        return student[1:] if student[0] in " _-." and len(student) > 1 else student
+    return None
+
+
 def find_submissions(root) -> tuple[dict[str, dict[str, Path]], list[str], dict[tuple[str, str], list[str]]]:
     """``(found, unmatched, notes)``: ``found`` maps ``student -> {notebook: path}``; ``unmatched`` lists
     the files not graded, each with its reason (for stderr); ``notes`` maps ``(student, notebook)`` to
@@ -106,20 +122,39 @@ def find_submissions(root) -> tuple[dict[str, dict[str, Path]], list[str], dict[
     notes: dict[tuple[str, str], list[str]] = {}
     for folder, dirs, files in os.walk(root):
         folder = Path(folder)
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))  # .ipynb_checkpoints and the like
+        for d in sorted(d for d in dirs if d.startswith(".")):  # .ipynb_checkpoints and the like
+            unmatched.append(f"{_shown((folder / d).relative_to(root))}/ (a folder whose name begins with a dot: "
+                             "not searched)")
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for d in dirs:
             if (folder / d).is_symlink():
                 unmatched.append(f"{_shown((folder / d).relative_to(root))} (a symbolic link to a folder: not followed)")
         for name in sorted(files + [d for d in dirs if d.endswith(".ipynb")]):
-            if name.startswith(".") or not name.endswith(".ipynb"):
-                continue
             path = folder / name
             rel = path.relative_to(root)
-            stem = next((s for s in stems if s in path.stem), None)
-            if stem is None:
+            if name.startswith("."):
+                unmatched.append(f"{_shown(rel)} (its name begins with a dot: not graded)")
+                continue
+            if not name.endswith(".ipynb"):
+                unmatched.append(f"{_shown(rel)} (not a notebook: not graded)")
+                continue
+            held = [s for s in stems if s in path.stem]
+            if not held:
                 unmatched.append(f"{_shown(rel)} (its name holds no notebook of this course)")
                 continue
-            student = rel.parts[0] if len(rel.parts) > 1 else (path.stem.replace(stem, "", 1).strip(" _-.") or path.stem)
+            if len(held) > 1:
+                unmatched.append(f"{_shown(rel)} (its name holds {len(held)} notebook names, {' and '.join(sorted(held))}: "
+                                 "not graded; name it after one notebook)")
+                continue
+            stem = held[0]
+            if len(rel.parts) > 1:
+                student = rel.parts[0]
+            else:
+                student = _student_of(path.stem, stem)
+                if student is None:
+                    unmatched.append(f"{_shown(rel)} (the student's name must come before or after {stem}, "
+                                     f"e.g. alice_{stem}.ipynb: not graded)")
+                    continue
             try:
                 info = os.lstat(path)
             except OSError as exc:
@@ -195,8 +230,35 @@ def _unused(path: Path) -> Path:
     raise FileExistsError(f"Too many earlier results next to {path}: move them away.")
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#!|~&$])")
+
+
+def md_text(text: str) -> str:
+    """Text (a note, a name: the student's words may be in it) as one line of Markdown that shows it as it is:
+    line breaks as spaces, every character that Markdown or HTML could read as markup backslash-escaped
+    (emphasis, code, links, HTML, headings, tables), and a list or heading marker at its start."""
+    text = _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+    return re.sub(r"^(\d+)([.)])", r"\1\\\2", re.sub(r"^([+=-])", r"\\\1", text))
+
+
+def md_code(text: str) -> list[str]:
+    """Text as a fenced code block that nothing in it can close: the fence is longer than any run of
+    backticks in the text."""
+    runs = [len(r) for r in re.findall(r"`+", text)]
+    fence = "`" * max(3, max(runs, default=0) + 1)
+    return [fence, text, fence]
+
+
+def csv_cell(value):
+    """A CSV field a spreadsheet shows as text: one that starts with ``=``, ``+``, ``-``, ``@`` (or a tab or a
+    carriage return) gets a leading ``'``, so that it is never read as a formula."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def feedback_markdown(student: str, grades: list[NotebookGrade]) -> str:
-    lines = [f"# Feedback for {_shown(student)}", ""]
+    lines = [f"# Feedback for {md_text(_shown(student))}", ""]
     total = sum(g.total for g in grades)
     top = sum(g.max_points for g in grades)
     lines += [f"**Total: {total}/{top} points.**", "",
@@ -205,11 +267,9 @@ def feedback_markdown(student: str, grades: list[NotebookGrade]) -> str:
     for g in grades:
         lines += [f"## {g.notebook}: {g.total}/{g.max_points} points", ""]
         for note in g.notes:
-            lines.append(f"> {note}")
-        if g.notes:
-            lines.append("")
+            lines += [f"> {md_text(note)}", ""]
         for r in g.results:
-            lines += ["```", r.report(), "```", ""]
+            lines += md_code(r.report()) + [""]
     return "\n".join(lines)
 
 
@@ -223,8 +283,8 @@ def write_results(grades: list[NotebookGrade], out: Path, feedback_dir: Path | N
     writer.writerow(["student", "notebook"] + ids + ["total", "max", "notes"])
     for g in sorted(grades, key=lambda g: (g.student, g.notebook)):  # the names as they are (non-UTF-8 bytes as \\xNN)
         points = {r.exercise: r.score for r in g.results}
-        writer.writerow([_shown(g.student), g.notebook] + [points.get(i, "") for i in ids]
-                        + [g.total, g.max_points, " | ".join(g.notes)])
+        writer.writerow([csv_cell(_shown(g.student)), g.notebook] + [points.get(i, "") for i in ids]
+                        + [g.total, g.max_points, csv_cell(" | ".join(g.notes))])
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "x", encoding="utf-8", errors="backslashreplace", newline="") as f:
         f.write(buf.getvalue())
@@ -282,23 +342,47 @@ def grade_all(submissions, limits: Limits | None = None, jobs: int | None = None
                    (s, nb) for s, nb, p in tasks}
         for future in tqdm(as_completed(futures), total=len(futures), desc="grading", unit="notebook",
                            disable=not progress, file=sys.stderr):
+            if CANCEL.is_set():
+                for f in futures:
+                    f.cancel()  # those not started yet
+            if future.cancelled():
+                continue
             g = future.result()
+            if g is None:  # interrupted while it was graded
+                continue
             g.notes = file_notes.get(futures[future], []) + g.notes
             grades.append(g)
+    if CANCEL.is_set():  # the run was interrupted: what was graded is kept; the rest is listed
+        graded = {(g.student, g.notebook) for g in grades}
+        unmatched += [f"{_shown(p)} (not graded: the run was interrupted)" for s, nb, p in tasks if (s, nb) not in graded]
     return grades, unmatched
 
 
-def grade_safely(student, notebook, path, exercises, plan, official_setup, limits, python, isolated) -> NotebookGrade:
-    """``grade_notebook``, but a failure of the grader itself on one notebook (a bug, or a submission
-    that finds a way to upset it) gives that notebook 0 with a note instead of stopping the run."""
+def grade_safely(student, notebook, path, exercises, plan, official_setup, limits, python, isolated) -> NotebookGrade | None:
+    """``grade_notebook``, but a failure of the grader itself on one notebook (a bug, a sandbox that never
+    started, or a submission that finds a way to upset it) gives that notebook 0 with a note (and
+    ``grading_failed``) instead of stopping the run; None if the run was interrupted meanwhile."""
+    if CANCEL.is_set():
+        return None
     try:
         return grade_notebook(student, notebook, path, exercises, plan, official_setup, limits, python, isolated)
+    except Cancelled:
+        return None
+    except SandboxFailure as exc:
+        reason = str(exc)[:400]
+        g = NotebookGrade(student, notebook, notes=[
+            f"Not graded: {reason}. This is a failure of the grading, not of the notebook: the instructor must "
+            "fix the sandbox and grade it again."])
+        g.results = [failed(ex, "failed", f"not graded: {reason}") for ex in exercises]
+        g.grading_failed = reason
+        return g
     except Exception as exc:
         reason = f"{type(exc).__name__}: {str(exc)[:200]}"
         g = NotebookGrade(student, notebook, notes=[
             f"The grader failed on this notebook ({reason}); every exercise scores 0. "
             "Tell the instructor, who can grade it again."])
         g.results = [failed(ex, "failed", f"not graded: the grader failed on this notebook ({reason})") for ex in exercises]
+        g.grading_failed = f"the grader failed ({reason})"
         return g
 
 
@@ -320,17 +404,28 @@ def main(argv=None) -> int:
     parser.add_argument("--no-isolation", action="store_true",
                         help="where bubblewrap cannot run: grade with the resource limits only (a submission can "
                              "then read the solutions and disturb the others; see the README)")
-    parser.add_argument("--seeds", default=",".join(map(str, HIDDEN_SEEDS)),
-                        help="seeds of the hidden cases, comma separated (keep yours private)")
+    parser.add_argument("--notebook-memory-mb", type=int, default=Limits.notebook_memory_mb,
+                        help="memory of all of one notebook's processes together, their files in memory included "
+                             "(a memory control group, when run as root)")
+    parser.add_argument("--cpus", type=float, default=Limits.cpus,
+                        help="CPU quota of one notebook's processes together, in cores (a cpu control group, when run as root)")
+    parser.add_argument("--seeds", default=None,
+                        help="seeds of the hidden cases, comma separated (default: two fresh random seeds, written "
+                             "to <out>_seeds.txt; never reuse seeds that graded work students have seen)")
     args = parser.parse_args(argv)
-    try:
-        seeds = tuple(int(s) for s in args.seeds.split(",") if s.strip())
-    except ValueError:
-        parser.error(f"--seeds takes whole numbers separated by commas, e.g. 1,2; got {args.seeds!r}.")
-    if 0 in seeds:
+    if args.seeds is None:
+        import secrets
+        seeds = tuple(1 + secrets.randbelow(2**31 - 2) for _ in HIDDEN_SEEDS)
+    else:
+        try:
+            seeds = tuple(int(s) for s in args.seeds.split(",") if s.strip())
+        except ValueError:
+            parser.error(f"--seeds takes whole numbers separated by commas, e.g. 1,2; got {args.seeds!r}.")
+    if not seeds or 0 in seeds:
         parser.error("--seeds: seed 0 gives the visible self-check cases; pick other seeds for hidden ones.")
     limits = Limits(args.notebook_timeout, args.setup_timeout, args.exercise_timeout, args.memory_mb,
-                    work_mb=args.work_mb, processes=args.processes)
+                    work_mb=args.work_mb, processes=args.processes, notebook_memory_mb=args.notebook_memory_mb,
+                    cpus=args.cpus)
     t0 = time.monotonic()
     problem = check_outputs(Path(args.out), Path(args.feedback) if args.feedback else None)
     if problem:
@@ -346,23 +441,50 @@ def main(argv=None) -> int:
         return 2
     if reason:
         print(f"warning: grading WITHOUT isolation ({reason}): resource limits only.", file=sys.stderr)
+    groups = jail.missing_cgroups()
+    if groups:
+        print(f"warning: {groups}.", file=sys.stderr)
+    CANCEL.clear()
+    interrupted = []
+
+    def interrupt(signum, frame):  # the first SIGINT / SIGTERM: stop the sandboxes, keep what was graded
+        interrupted.append(signum)
+        CANCEL.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C stops at once
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         grades, unmatched = grade_all(args.submissions, limits, args.jobs, seeds, isolated=not reason)
     except (NotADirectoryError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if not grades:
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if not grades and not interrupted:
         print(f"error: no notebook of this course was found under {_shown(args.submissions)}.", file=sys.stderr)
         return 2
     out, feedback = write_results(grades, Path(args.out), Path(args.feedback) if args.feedback else None)
+    seeds_file = _unused(out.with_name(out.stem + "_seeds.txt"))
+    seeds_file.write_text(f"{','.join(map(str, seeds))}\n# the seeds of the hidden cases of {out.name}: keep them private; "
+                          f"`--seeds {','.join(map(str, seeds))}` grades again with the same cases\n")
     for name in unmatched:
         print(f"not graded: {name}", file=sys.stderr)
     if out != Path(args.out):
         print(f"{args.out} already exists: wrote {out} instead (earlier results are never overwritten).")
     students = len({g.student for g in grades})
     missing = sum(1 for g in grades if g.notes and g.notes[0].startswith("No ") and " notebook was found for " in g.notes[0])
+    failures = [g for g in grades if g.grading_failed]
     print(f"graded {len(grades) - missing} notebooks handed in by {students} students in {time.monotonic() - t0:.0f} s "
-          f"({missing} not handed in score 0): grades in {out}, feedback in {feedback}/")
+          f"({missing} not handed in score 0): grades in {out}, feedback in {feedback}/, seeds in {seeds_file}")
+    if interrupted:
+        print(f"error: interrupted ({signal.Signals(interrupted[0]).name}): the CSV holds the {len(grades)} notebooks "
+              "graded before; the others are listed above as not graded.", file=sys.stderr)
+        return 128 + interrupted[0]
+    if failures:
+        print(f"error: {len(failures)} notebooks could not be graded, through no fault of theirs "
+              f"(first: {_shown(failures[0].student)}/{failures[0].notebook}: {failures[0].grading_failed}); "
+              "their rows say 'Not graded'; fix the cause and grade them again.", file=sys.stderr)
+        return 3
     return 0
 
 

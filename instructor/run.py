@@ -13,7 +13,7 @@ costs that cell or exercise only: the process is started again without it.
 """
 from __future__ import annotations
 
-import base64
+import contextlib
 import io
 import json
 import os
@@ -58,10 +58,15 @@ class Limits:
     file_mb: int = 256  # largest file it may write
     work_mb: int = 512  # everything it writes in its working directory (a tmpfs), together
     processes: int = 64  # processes and threads at once (a pids control group where the grader can make one)
-    message_mb: int = 64  # one message on the channel (one exercise's answers, as base64)
+    message_mb: int = 64  # the arrays of one exercise's answers (raw .npz bytes after the event line)
     case_mb: int = 16  # the arrays of one case's answer
     output_mb: int = 256  # everything one process sends on the channel
     notebook_mb: int = 64  # the submitted notebook file
+    notebook_memory_mb: int = 4096  # all the notebook's processes, files in its tmpfs, /dev/shm and memfds (memory cgroup)
+    cpus: float = 1.0  # CPU quota of the notebook's processes together, in cores (cpu cgroup)
+    shm_mb: int = 64  # the sandbox's /dev/shm
+    event_kb: int = 1024  # one event line on the channel (the JSON; arrays come apart, see message_mb)
+    cell_kb: int = 256  # a student cell larger than this is neither parsed by the grader nor run
 
 
 @dataclass
@@ -73,6 +78,7 @@ class NotebookGrade:
     results: list[CheckResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    grading_failed: str | None = None  # why the grader could not grade it (not the student's doing), if so
 
     @property
     def total(self) -> int:
@@ -89,16 +95,18 @@ class NotebookGrade:
 
 # ---------------------------------------------------------------------------- the student's process
 
-def _limit(limits: Limits, cpu_s: int, cap: "jail.ProcessCap"):
+def _limit(limits: Limits, cpu_s: int, groups: "jail.ControlGroups", box: "jail.Sandbox | None" = None):
     def apply():
         os.setsid()
-        cap.enter()
+        groups.enter()
         mem = limits.memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
         resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 5))
         fsize = limits.file_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if box is not None:
+            box.enter()  # last: drop root for the sandbox's own uid
     return apply
 
 
@@ -113,25 +121,54 @@ def _scrubbed_env(home: str, isolated: bool = False) -> dict:
     return env
 
 
-def _reader(stream, q, message_bytes: int, total_bytes: int):
-    """Put each line from the student's process on ``q``; then ``None`` at the end of the stream, or
-    ``("too much", what)`` (and stop reading) once a line or the whole stream goes over its bound."""
+def _reader(stream, q, event_bytes: int, payload_bytes: int, total_bytes: int):
+    """Put each event from the student's process on ``q`` as ``(line, payload)``: an event line of at most
+    ``event_bytes`` and, for an ``exercise_end`` whose ``"arrays"`` is a byte count, that many raw bytes
+    that follow it (at most ``payload_bytes``). Then ``None`` at the end of the stream, or ``("too much",
+    what)`` (and stop reading) once a line, a payload or the whole stream goes over its bound. The
+    queue is short: the student's process waits while the grader reads, and the grader holds few
+    messages at once."""
     sent = 0
     try:
         while True:
-            line = stream.readline(message_bytes + 1)
+            line = stream.readline(event_bytes + 1)
             if not line:
                 break
             sent += len(line)
-            if len(line) > message_bytes and not line.endswith(b"\n"):
+            if len(line) > event_bytes and not line.endswith(b"\n"):
                 q.put(("too much", "message"))
                 return
             if sent > total_bytes:
                 q.put(("too much", "output"))
                 return
-            q.put(line)
+            payload = b""
+            size = _payload_size(line)
+            if size:
+                if size > payload_bytes:
+                    q.put(("too much", "message"))
+                    return
+                sent += size
+                if sent > total_bytes:
+                    q.put(("too much", "output"))
+                    return
+                payload = stream.read(size)
+                if len(payload) != size:
+                    break
+            q.put((line, payload))
     finally:
         q.put(None)
+
+
+def _payload_size(line: bytes) -> int:
+    """The byte count of the arrays that follow an ``exercise_end`` line, else 0 (the line is checked later)."""
+    if b'"exercise_end"' not in line:
+        return 0
+    try:
+        event = json.loads(line)
+    except Exception:
+        return 0
+    size = event.get("arrays") if isinstance(event, dict) and event.get("event") == "exercise_end" else None
+    return size if type(size) is int and size > 0 else 0
 
 
 def _kill(proc):
@@ -221,7 +258,7 @@ def event_key(event) -> tuple | None:
     if kind == "exercise_start" and keys == {"event", "id"} and isinstance(event["id"], str):
         return (kind, event["id"])
     if kind == "exercise_end" and keys == {"event", "id", "report", "arrays"} and isinstance(event["id"], str) \
-            and isinstance(event["arrays"], str) and _valid_report(event["report"], event["id"]):
+            and _is_int(event["arrays"]) and event["arrays"] >= 0 and _valid_report(event["report"], event["id"]):
         return (kind, event["id"])
     if kind == "done" and keys == {"event"}:
         return (kind, None)
@@ -287,96 +324,156 @@ def remove_student_side(root: str) -> None:
 
 # ---------------------------------------------------------------------------- running the sandbox
 
+CANCEL = threading.Event()  # set (by the grader's SIGINT / SIGTERM handler) to stop every sandbox at once
+
+
+def _steps(job: dict) -> list[tuple[tuple, tuple]]:
+    """The steps the sandbox runs for ``job``, in order, each as its (start, end) events (``event_key``)."""
+    steps = [(("cell_start", i), ("cell_end", i)) for i in range(len(job["cells"])) if i not in job["skip_cells"]]
+    steps += [(("exercise_start", ex["id"]), ("exercise_end", ex["id"])) for ex in job["exercises"]
+              if ex["id"] not in job["skip_exercises"]]
+    return steps
+
+
 def run_sandbox(job: dict, limits: Limits, deadline: float, python: str = sys.executable, isolated: bool = True):
-    """Run the sandbox once. Yields events (dicts); on a timeout, a death or too much output yields
-    one ``{"event": "stopped", "why": ...}`` and stops.
+    """Run the sandbox once. Yields events (dicts, an ``exercise_end`` with its raw ``payload``); on a
+    timeout, a death, too much output or a cancelled run yields one ``{"event": "stopped", "why": ...}``
+    and stops.
 
-    With ``isolated`` (the default) the process runs under bubblewrap (``grader.jail``); without, as
-    a plain child process of this user with the resource limits only. Either way it gets a fresh
-    student-side copy of its own, and a process cap (``jail.ProcessCap``) whose processes are all
-    killed when this generator ends.
+    With ``isolated`` (the default) the process runs under bubblewrap (``jail.Sandbox``: an unprivileged
+    uid, a seccomp filter); without, as a plain child process of this user with the resource limits only.
+    Either way it gets a fresh student-side copy of its own and control groups (``jail.ControlGroups``:
+    processes, memory, CPU) whose processes are all killed when this generator ends.
 
-    Only well-formed events that come in the order the sandbox sends them are passed on. A start
-    event out of that order (a student's code writing ``cell_start`` to reset the time limit) is
-    ignored; anything else malformed or out of order stops the process as "garbled". The time
-    limits are checked on every line that arrives, and at least every quarter second.
+    The grader runs the clock: the sandbox runs step *i* (a cell, an exercise) only when this side writes
+    ``go`` on its stdin, and each step's time limit starts when that ``go`` is written; the student's
+    cells after the setup cell share one budget (``exercise_s`` for all of them together). Nothing the
+    process writes starts or restarts a clock. Only well-formed events in the sandbox's order are passed
+    on; a start event out of that order is ignored, anything else malformed or out of order stops the
+    process as "garbled". The time limits are checked on every event and at least every quarter second.
+    A process that ends before its first event (no student code has run then) is
+    ``{"why": "never-started", "detail": <the last line bwrap or Python wrote on stderr>}``.
     """
     base = tempfile.mkdtemp(prefix="grade-")
     student_side = prepare_student_side()
-    cap = jail.ProcessCap(limits.processes)
+    box = None
+    groups = None
     proc = None
+    err = None
     try:
         cpu_s = int(max(5, deadline - time.monotonic())) + 5
         if isolated:
             extra = tuple(p for p in [os.environ.get("TORCH_HOME")] if p)
-            command = jail.command(python, SANDBOX, student_side, limits.work_mb, extra)
-            cwd, home = base, jail.WORK
+            box = jail.Sandbox(python, SANDBOX, student_side, limits.work_mb, extra, shm_mb=limits.shm_mb)
+            command, home, fds = box.argv, jail.WORK, box.fds
         else:
-            command = [python, "-I", SANDBOX, student_side]
-            cwd, home = base, base
-        proc = subprocess.Popen(command, cwd=cwd, env=_scrubbed_env(home, isolated),
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                preexec_fn=_limit(limits, cpu_s, cap), close_fds=True)
-        q: queue.Queue = queue.Queue(maxsize=1000)  # a full queue holds the student's process back
-        reader = threading.Thread(target=_reader, args=(proc.stdout, q, limits.message_mb * MB, limits.output_mb * MB),
-                                  daemon=True)
+            command, home, fds = [python, "-I", SANDBOX, student_side], base, []
+        groups = jail.ControlGroups(limits.processes, limits.notebook_memory_mb, limits.cpus, box.uid if box else None)
+        err = open(os.path.join(base, "stderr.log"), "w+b")
+        proc = subprocess.Popen(command, cwd=base, env=_scrubbed_env(home, isolated),
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, pass_fds=fds,
+                                preexec_fn=_limit(limits, cpu_s, groups, box), close_fds=True)
+        if box is not None:
+            box.close()  # the child holds its descriptors now
+        q: queue.Queue = queue.Queue(maxsize=4)  # a full queue holds the student's process back
+        reader = threading.Thread(target=_reader, args=(proc.stdout, q, limits.event_kb * 1024, limits.message_mb * MB,
+                                                        limits.output_mb * MB), daemon=True)
         reader.start()
+        steps = _steps(job)
+
+        def go() -> bool:
+            try:
+                proc.stdin.write(b"go\n")
+                proc.stdin.flush()
+                return True
+            except (BrokenPipeError, OSError, ValueError):
+                return False
+
         try:
-            proc.stdin.write(pickle.dumps(job))
-            proc.stdin.close()
+            blob = pickle.dumps(job)
+            proc.stdin.write(len(blob).to_bytes(8, "big") + blob)
+            proc.stdin.flush()
         except (BrokenPipeError, OSError):
             pass
-        sequence = expected_events(job)
-        position = 0
-        stage_limit = limits.setup_s
-        stage_start = time.monotonic()
+        step, started, seen_any = 0, False, False
+        cells_deadline = None
+
+        stage_kind = "stage"
+        stage_end = time.monotonic() + limits.setup_s
+        if steps and steps[0][0] != ("cell_start", 0):
+            stage_end = time.monotonic() + limits.exercise_s
+        go()
         exited_at = None
         while True:
             now = time.monotonic()
-            if now >= min(stage_start + stage_limit, deadline):  # on every line, not only when the channel is quiet
+            if CANCEL.is_set():
                 _kill(proc)
-                why = "notebook" if deadline <= stage_start + stage_limit else "stage"
+                yield {"event": "stopped", "why": "cancelled"}
+                return
+            if now >= min(stage_end, deadline):  # on every event, not only when the channel is quiet
+                _kill(proc)
+                why = "notebook" if deadline <= stage_end else stage_kind
                 yield {"event": "stopped", "why": f"timeout-{why}"}
                 return
             try:
-                line = q.get(timeout=max(0.01, min(0.25, stage_start + stage_limit - now, deadline - now)))
+                item = q.get(timeout=max(0.01, min(0.25, stage_end - now, deadline - now)))
             except queue.Empty:
                 # Without the sandbox a process left behind can hold the channel open after the student's
                 # process died: a death is seen by its exit status too, not only by the end of the channel.
                 if proc.poll() is not None:
                     exited_at = exited_at or time.monotonic()
                     if time.monotonic() - exited_at > 1.0:
-                        line = None
+                        item = None
                     else:
                         continue
                 else:
                     continue
-            if isinstance(line, tuple):  # ("too much", what)
+            if isinstance(item, tuple) and item and item[0] == "too much":
                 _kill(proc)
-                yield {"event": "stopped", "why": f"too-much-{line[1]}"}
+                yield {"event": "stopped", "why": f"too-much-{item[1]}"}
                 return
-            if line is None:
+            if item is None:
                 _kill(proc)
                 code = proc.returncode
                 if isolated and code is not None and code > 128:  # bwrap reports a signal as 128 + its number
                     code = -(code - 128)
+                if not seen_any:
+                    yield {"event": "stopped", "why": "never-started", "detail": _last_line(err, code)}
+                    return
                 yield {"event": "stopped", "why": "memory" if code == -signal.SIGKILL else (f"signal {-code}" if code < 0 else f"exit code {code}")}
                 return
+            line, payload = item
             try:
                 event = json.loads(line)
                 key = event_key(event)
             except Exception:
                 key = None
-            if key is not None and key != sequence[position] and key[0] in ("cell_start", "exercise_start"):
+            expected = ("done", None) if step >= len(steps) else steps[step][1 if started else 0]
+            if key is not None and key != expected and key[0] in ("cell_start", "exercise_start"):
                 continue  # not the next step: forged by the student's code; it changes no time limit
-            if key is None or key != sequence[position]:
+            if key is None or key != expected:
                 _kill(proc)
                 yield {"event": "stopped", "why": "garbled"}
                 return
-            position += 1
+            seen_any = True
             if key[0] in ("cell_start", "exercise_start"):
-                stage_start = time.monotonic()
-                stage_limit = limits.setup_s if key == ("cell_start", 0) else limits.exercise_s
+                started = True
+            elif key[0] in ("cell_end", "exercise_end"):
+                started, step = False, step + 1
+                # The next step's clock starts now, when the grader tells the sandbox to run it.
+                now = time.monotonic()
+                if step < len(steps) and steps[step][0][0] == "cell_start":
+                    first = cells_deadline is None
+                    if first:
+                        cells_deadline = now + limits.exercise_s  # the student's cells, together
+                    stage_end, stage_kind = cells_deadline, "stage" if first else "cells"
+                else:
+                    stage_end, stage_kind = now + limits.exercise_s, "stage"
+                if key[0] == "exercise_end":
+                    event["payload"] = payload
+                yield event
+                go()
+                continue
             yield event
             if key[0] == "done":
                 try:
@@ -387,7 +484,10 @@ def run_sandbox(job: dict, limits: Limits, deadline: float, python: str = sys.ex
     finally:
         if proc is not None and proc.poll() is None:
             _kill(proc)
-        cap.close()
+        if groups is not None:
+            groups.close()
+        if box is not None:
+            box.cleanup()
         if proc is not None:  # let the reader see the end of the channel (it may wait on the full queue)
             for _ in range(400):
                 if not reader.is_alive():
@@ -398,11 +498,37 @@ def run_sandbox(job: dict, limits: Limits, deadline: float, python: str = sys.ex
                 except queue.Empty:
                     pass
                 reader.join(0.01)
+        if err is not None:
+            err.close()
         remove_student_side(student_side)
         shutil.rmtree(base, ignore_errors=True)
 
 
+def _last_line(err, code) -> str:
+    """The last line the process wrote on stderr before it sent anything (bwrap's or Python's own words)."""
+    try:
+        err.flush()
+        size = err.seek(0, os.SEEK_END)
+        err.seek(max(0, size - 4000))
+        lines = err.read().decode("utf-8", "replace").strip().splitlines()
+    except (OSError, ValueError):
+        lines = []
+    return (lines[-1] if lines else f"exit code {code}, nothing on stderr")[:300]
+
+
 # ---------------------------------------------------------------------------- turning reports into CheckResults
+
+class SandboxFailure(RuntimeError):
+    """The sandbox could not run at all (no student code ran): a failure of the grading, not of the student."""
+
+
+class Cancelled(Exception):
+    """The run was interrupted (``CANCEL``): this notebook was not graded."""
+
+
+BIG_DECODE = 1 << 20  # larger notebooks and payloads are decoded one at a time, across the grading threads
+_DECODE_LOCK = threading.Lock()
+
 
 class _Other:
     def __init__(self, type_name, shown):
@@ -507,11 +633,22 @@ def score(exercise: Exercise, report: dict, arrays, cases: list[tuple[str, Case]
     func = replay(report, arrays, exercise, hidden)
     result = run_cases(func, exercise, [c for _, c in cases], expected)
     for case, is_hidden in zip(result.cases, hidden):
-        if is_hidden:
-            case.name = "hidden test: " + case.name
-            if not case.passed:
-                case.message = hide(case.message)
+        if is_hidden:  # whether it passed and a category: no student text, no number that depends on the answer
+            case.name = "hidden test"
+            case.message = "passed" if case.passed else category(case.message)
     return result
+
+
+_CATEGORIES = [("raises NotImplementedError", "not implemented"), ("raised ", "wrong: it raised an error"),
+               ("should be ", "wrong type"), ("should return", "wrong type"), ("has shape", "wrong shape"),
+               ("has dtype", "wrong dtype"), ("changed its input", "wrong: it changed its input in place"),
+               ("", "wrong value")]
+
+
+def category(message: str) -> str:
+    """What kind of failure a case's message reports, in a few fixed words (for a hidden case)."""
+    message = re.sub(r"^(the output |output \d+ )", "", message)
+    return next(words for start, words in _CATEGORIES if message.startswith(start))
 
 
 # ---------------------------------------------------------------------------- reading a submission
@@ -595,7 +732,15 @@ def grade_notebook(student: str, notebook: str, path, exercises: list[Exercise],
     grade = NotebookGrade(student, notebook)
     done: dict[str, CheckResult] = {}
     try:
-        nb = load_notebook(read_bounded(path, limits.notebook_mb * MB))
+        raw = read_bounded(path, limits.notebook_mb * MB)
+        with _DECODE_LOCK if len(raw) > BIG_DECODE else contextlib.nullcontext():
+            nb = load_notebook(raw)
+        del raw
+        for i, cell in enumerate(nb.cells):  # never parsed here (nor run): an AST costs hundreds of times its text
+            if cell.get("cell_type") == "code" and len(cell.source) > limits.cell_kb * 1024:
+                grade.notes.append(f"cell {i + 1} is larger than {limits.cell_kb} KB ({len(cell.source) // 1024} KB): "
+                                   "it was not run (the grader reads no cell that large).")
+                cell.source = ""
         cells = exercise_cells(nb, exercises)
     except Exception as exc:
         reason = f"the file is not a readable notebook ({type(exc).__name__}: {str(exc)[:200]})"
@@ -610,6 +755,7 @@ def grade_notebook(student: str, notebook: str, path, exercises: list[Exercise],
     deadline = start + limits.notebook_s
     by_id = {ex.id: ex for ex in exercises}
     words_for = {"timeout-stage": "ran past its time limit", "timeout-notebook": "ran past the notebook's time limit",
+                 "timeout-cells": "ran past the time limit of the student's cells together",
                  "memory": "was killed (out of memory or a signal)",
                  "garbled": "wrote garbage on the grader's channel",
                  "too-much-message": f"sent more than {limits.message_mb} MB in one message to the grader",
@@ -635,8 +781,10 @@ def grade_notebook(student: str, notebook: str, path, exercises: list[Exercise],
                 if ex is None or ex.id in done:
                     continue
                 try:
-                    arrays = load_arrays(base64.b64decode(event["arrays"], validate=True), limits.message_mb * MB)
-                    done[ex.id] = score(ex, event["report"], arrays, *plan[ex.id], case_bytes=limits.case_mb * MB)
+                    payload = event.get("payload") or b""
+                    with _DECODE_LOCK if len(payload) > BIG_DECODE else contextlib.nullcontext():
+                        arrays = load_arrays(payload, limits.message_mb * MB) if payload else {}
+                        done[ex.id] = score(ex, event["report"], arrays, *plan[ex.id], case_bytes=limits.case_mb * MB)
                 except Exception as exc:
                     done[ex.id] = failed(ex, "failed", f"the grader could not read its answers ({type(exc).__name__})")
                 job["skip_exercises"].append(ex.id)
@@ -644,6 +792,13 @@ def grade_notebook(student: str, notebook: str, path, exercises: list[Exercise],
                 break
             elif kind == "stopped":
                 why = event["why"]
+                if why == "cancelled":
+                    raise Cancelled()
+                if why == "never-started":
+                    false_starts += 1
+                    if false_starts >= 2:  # no student code had run: the grader's failure, not the student's
+                        raise SandboxFailure(f"the sandbox never started ({event.get('detail', '')})")
+                    break
                 words = words_for.get(why, f"ended unexpectedly ({why})")
                 if why == "timeout-notebook":
                     grade.notes.append(f"The notebook ran past its time limit of {limits.notebook_s:.0f} s; "
@@ -667,7 +822,7 @@ def grade_notebook(student: str, notebook: str, path, exercises: list[Exercise],
                 elif current[0] == "cell":
                     label = cells[current[1]][0] if isinstance(current[1], int) and 0 <= current[1] < len(cells) else "a cell"
                     limit = limits.setup_s if current[1] == 0 else limits.exercise_s
-                    detail = f" ({limit:.0f} s)" if why == "timeout-stage" else ""
+                    detail = f" ({limit:.0f} s)" if why in ("timeout-stage", "timeout-cells") else ""
                     grade.notes.append(f"Running {label} {words}{detail}; it was skipped.")
                     job["skip_cells"].append(current[1])
                 else:

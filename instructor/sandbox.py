@@ -7,11 +7,12 @@ grader. It imports nothing from the grader, and ``course_utils`` only from ``STU
 grader's read-only copy for this process without solutions or instructor-only modules
 (``grader.run.prepare_student_side``). It reads its job (the notebook's setup cell, the
 student's cells to run and the test *inputs*, never expected outputs) from stdin before any student
-code runs, then reports on a private copy of its original stdout, one JSON line per event, with
-arrays as base64 ``.npz`` (no pickles). What the student prints goes to a log file instead. The grader compares the outputs itself, so nothing done in this process (patching
+code runs; then it runs each step (a cell, an exercise) only when the grader writes ``go`` on a private
+copy of that stdin (the grader's clock starts then), and reports on a private copy of its original
+stdout, one JSON line per event, an exercise's arrays as the raw bytes of an ``.npz`` (no pickles) right
+after its line. What the student prints goes to a log file instead. The grader compares the outputs itself, so nothing done in this process (patching
 torch or the checker, printing "PASSED") can change a grade; at worst it spoils its own outputs.
 """
-import base64
 import copy
 import inspect
 import io
@@ -41,23 +42,42 @@ def _student_side_imports(root):
     sys.path_importer_cache.clear()
 
 
+def _read_exactly(fd, size):
+    chunks = []
+    while size:
+        chunk = os.read(fd, min(size, 1 << 20))
+        if not chunk:
+            os._exit(0)  # the grader is gone
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
 def main():
     # Before the job is read: unpickling its inputs (a course model, say) imports course_utils.
     _student_side_imports(sys.argv[1] if len(sys.argv) > 1 else None)
-    job = pickle.loads(sys.stdin.buffer.read())  # written by the grader, read before any student code
+    size = int.from_bytes(_read_exactly(0, 8), "big")
+    job = pickle.loads(_read_exactly(0, size))  # written by the grader, read before any student code
     from course_utils.cells import python_only  # the student-side copy's, imported before any student code runs
-    chan = os.fdopen(os.dup(1), "w", buffering=1)
+    chan = os.fdopen(os.dup(1), "wb", buffering=0)
+    control = os.fdopen(os.dup(0), "rb", buffering=0)  # the grader's "go" before each step
     log = os.open("student_output.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(log, 1)
     os.dup2(log, 2)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
     sys.stdin = open(os.devnull)
+
+    def wait_for_go():
+        """Run the next step only when the grader says so: its clock starts when it does."""
+        if control.readline() != b"go\n":
+            os._exit(0)  # the grader is gone, or has nothing more for this process
 
     import numpy as np
     import torch
 
-    def send(**event):
-        chan.write(json.dumps(event) + "\n")
-        chan.flush()
+    def send(payload=b"", **event):
+        chan.write(json.dumps(event).encode() + b"\n" + payload)
 
     def encode(value, arrays, prefix):
         """Describe a value as plain data: (kind, key of its array) or (kind 'other', a description)."""
@@ -86,12 +106,13 @@ def main():
     def pack(arrays):
         buf = io.BytesIO()
         np.savez(buf, **arrays)
-        return base64.b64encode(buf.getvalue()).decode("ascii")
+        return buf.getvalue()
 
     namespace = {"__name__": "__main__"}
     for index, (label, source) in enumerate(job["cells"]):
         if index in job["skip_cells"]:
             continue
+        wait_for_go()
         send(event="cell_start", cell=index)
         error = None
         try:
@@ -103,6 +124,7 @@ def main():
     for ex in job["exercises"]:
         if ex["id"] in job["skip_exercises"]:
             continue
+        wait_for_go()
         send(event="exercise_start", id=ex["id"])
         func = namespace.get(ex["function"])
         report = {"id": ex["id"], "defined": callable(func), "params": None, "cases": []}
@@ -146,7 +168,7 @@ def main():
             report = {"id": ex["id"], "defined": callable(func), "params": report["params"], "cases": [],
                       "unreadable": f"{type(exc).__name__}: {exc}"[:300]}
             payload = pack({})
-        send(event="exercise_end", id=ex["id"], report=report, arrays=payload)
+        send(payload, event="exercise_end", id=ex["id"], report=report, arrays=len(payload))
     send(event="done")
     chan.close()
     os._exit(0)

@@ -367,7 +367,7 @@ def test_malformed_or_forged_events_are_garbage():
             ({"event": "cell_end", "cell": 2, "error": None}, ("cell_end", 2)),
             ({"event": "cell_end", "cell": 2, "error": "NameError: x"}, ("cell_end", 2)),
             ({"event": "exercise_start", "id": "01.1"}, ("exercise_start", "01.1")),
-            ({"event": "exercise_end", "id": "01.1", "report": report, "arrays": ""}, ("exercise_end", "01.1")),
+            ({"event": "exercise_end", "id": "01.1", "report": report, "arrays": 0}, ("exercise_end", "01.1")),
             ({"event": "done"}, ("done", None))]
     for event, key in good:
         assert event_key(event) == key, event
@@ -375,18 +375,20 @@ def test_malformed_or_forged_events_are_garbage():
            {"event": "cell_start", "cell": "1"}, {"event": "cell_start", "cell": True}, {"event": "cell_start"},
            {"event": "cell_start", "cell": 1, "extra": 0}, {"event": "cell_end", "cell": 1, "error": ["x"]},
            {"event": "cell_end", "cell": 1}, {"event": "done", "score": 5}, {"event": "stopped", "why": "x"},
-           {"event": "exercise_end", "id": "01.1", "report": {"score": 2}, "arrays": ""},
-           {"event": "exercise_end", "id": "01.1", "report": dict(report, id="01.2"), "arrays": ""},
+           {"event": "exercise_end", "id": "01.1", "report": {"score": 2}, "arrays": 0},
+           {"event": "exercise_end", "id": "01.1", "report": dict(report, id="01.2"), "arrays": 0},
            {"event": "exercise_end", "id": "01.1", "report": report, "arrays": None},
-           {"event": "exercise_end", "id": "01.1", "report": dict(report, defined=1), "arrays": ""},
-           {"event": "exercise_end", "id": "01.1", "report": dict(report, params=[1]), "arrays": ""},
-           {"event": "exercise_end", "id": "01.1", "report": dict(report, cases=[[]]), "arrays": ""},
-           {"event": "exercise_end", "id": "01.1", "report": dict(report, cases=[{"status": "passed"}]), "arrays": ""},
-           {"event": "exercise_end", "id": "01.1", "arrays": "",
+           {"event": "exercise_end", "id": "01.1", "report": report, "arrays": "AAAA"},
+           {"event": "exercise_end", "id": "01.1", "report": report, "arrays": -1},
+           {"event": "exercise_end", "id": "01.1", "report": dict(report, defined=1), "arrays": 0},
+           {"event": "exercise_end", "id": "01.1", "report": dict(report, params=[1]), "arrays": 0},
+           {"event": "exercise_end", "id": "01.1", "report": dict(report, cases=[[]]), "arrays": 0},
+           {"event": "exercise_end", "id": "01.1", "report": dict(report, cases=[{"status": "passed"}]), "arrays": 0},
+           {"event": "exercise_end", "id": "01.1", "arrays": 0,
             "report": dict(report, cases=[{"status": "returned", "tuple": False, "items": [{"kind": "int", "value": 1.5}], "after": {}}])},
-           {"event": "exercise_end", "id": "01.1", "arrays": "",
+           {"event": "exercise_end", "id": "01.1", "arrays": 0,
             "report": dict(report, cases=[{"status": "returned", "tuple": False, "items": [{"kind": "tensor", "key": []}], "after": {}}])},
-           {"event": "exercise_end", "id": "01.1", "arrays": "",
+           {"event": "exercise_end", "id": "01.1", "arrays": 0,
             "report": dict(report, cases=[{"status": "returned", "tuple": False, "items": [], "after": {"x": 1}}])}]
     for event in bad:
         assert event_key(event) is None, event
@@ -875,7 +877,7 @@ def test_no_process_outlives_the_run_and_nothing_is_written_outside(attacked):
     expected, run, csv_path, out_dir, root = attacked
     assert not _alive_from_attacks()
     assert not Path(f"/tmp/grader-escape-{ATTACK_TOKEN}").exists()
-    assert sorted(p.name for p in out_dir.iterdir()) == ["grades.csv", "grades_feedback"]
+    assert sorted(p.name for p in out_dir.iterdir()) == ["grades.csv", "grades_feedback", "grades_seeds.txt"]
 
 
 @needs_bwrap
