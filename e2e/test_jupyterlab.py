@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import urllib.request
 from pathlib import Path
 
 import nbformat
@@ -34,6 +35,7 @@ ARTIFACTS = ROOT / "build" / "browser-artifacts"
 NOTEBOOKS = sorted(p.name for p in (ROOT / "solutions").glob("*.ipynb"))
 RUN_ALL_TIMEOUT = 240  # seconds for Run All (a notebook's budget is 60 s; CI shares 2 cores)
 CONTROL_TIMEOUT = 30   # seconds for one control's output to change
+KERNEL_START_TIMEOUT = 120  # seconds for a notebook's kernel to start (then the page is loaded once more)
 POLL = 0.02            # seconds between looks at an output while timing a control
 ERROR_MARKERS = ("Traceback (most recent call last)", "Error displaying widget", "Failed to display Jupyter Widget")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -121,10 +123,59 @@ def _open(browser, lab, name: str, folder: str = "solutions") -> Page:
     page.goto(url)
     nb = Page(page, name)
     page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook", timeout=90_000)
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
+    _wait_for_kernel(nb, lab, f"{folder}/{name}", reload=url)
     _no_dialog(nb)
     _no_popup(nb)
     return nb
+
+
+def _api(lab, method: str, path: str):
+    request = urllib.request.Request(f"{lab['url']}{path}", method=method, headers={"Authorization": f"token {lab['token']}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.read()
+
+
+def _kernel_state(nb: Page, lab, path: str) -> tuple[str | None, str, str | None]:
+    """The notebook's kernel as the server and the page see it: (server state, toolbar's kernel name, indicator)."""
+    try:
+        sessions = json.loads(_api(lab, "GET", "/api/sessions"))
+    except (OSError, ValueError):
+        sessions = []
+    server = next(((s.get("kernel") or {}).get("execution_state") for s in sessions if s.get("path") == path), None)
+    name = nb.page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Toolbar-kernelName").first
+    indicator = nb.page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator").first
+    return (server, name.inner_text().strip() if name.count() else "",
+            indicator.get_attribute("data-status") if indicator.count() else None)
+
+
+def _wait_for_kernel(nb: Page, lab, path: str, reload: str) -> None:
+    """Wait until the notebook's own kernel runs and is idle, on the server and in the page.
+
+    The execution indicator alone is not enough: while JupyterLab has not yet asked the server for a session
+    it reads "idle" beside "No Kernel" (seen for 1-5 s per notebook under load), and a Run All clicked then
+    runs nothing. So the server must list a session for this notebook whose kernel is idle, and the toolbar
+    must name the workbook's kernel. If no kernel has started after ``KERNEL_START_TIMEOUT`` seconds the
+    page is loaded once more (a session request lost while the server was busy); a second wait that fails
+    is reported as the kernel not starting, which is not the same failure as slow cells.
+    """
+    for attempt in range(2):
+        deadline, state = time.monotonic() + KERNEL_START_TIMEOUT, None
+        while time.monotonic() < deadline:
+            state = _kernel_state(nb, lab, path)
+            server, kernel_name, indicator = state
+            if server == "idle" and indicator == "idle" and kernel_name not in ("", "No Kernel"):
+                return
+            time.sleep(0.5)
+        if attempt == 0:
+            print(f"{nb.name}: no running kernel after {KERNEL_START_TIMEOUT} s (server: {state[0]}, toolbar: "
+                  f"{state[1]!r}, indicator: {state[2]}); loading the page again")
+            nb.page.goto(reload)
+            nb.page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook", timeout=90_000)
+    server, kernel_name, indicator = state
+    log = Path(lab["dir"]) / "jupyterlab.log"
+    tail = log.read_text()[-1500:] if log.is_file() else "(no log)"
+    nb.fail(f"the kernel did not start within 2 x {KERNEL_START_TIMEOUT} s (the cells were never run; server's "
+            f"session state: {server}, toolbar: {kernel_name!r}, indicator: {indicator}); JupyterLab's log ends:\n{tail}")
 
 
 def _no_popup(nb: Page) -> None:
@@ -321,13 +372,8 @@ def test_notebook_runs_and_every_control_redraws(browser, lab, name):
 
 def _shut_down_kernels(lab) -> None:
     """End every session and kernel of the lab, so that eleven notebooks' kernels do not pile up in memory."""
-    import urllib.request
-
     def call(method: str, path: str):
-        request = urllib.request.Request(f"{lab['url']}{path}", method=method,
-                                         headers={"Authorization": f"token {lab['token']}"})
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.read()
+        return _api(lab, method, path)
 
     try:
         for session in json.loads(call("GET", "/api/sessions")):
