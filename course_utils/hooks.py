@@ -169,7 +169,9 @@ def relu_backward_rule(model: nn.Module, rule: str) -> Iterator[nn.Module]:
 def relu_rule_gradient(model: nn.Module, inputs: torch.Tensor, target, rule: str) -> torch.Tensor:
     """The input "gradient" of the target class's logit, with every ReLU's backward pass following ``rule``.
 
-    With ``rule="backprop"`` it is the true gradient; with ``"deconvnet"`` it is the deconvnet's
+    ``rule="backprop"`` (the true gradient) is refused: that gradient is exercise 05.1, and no helper of the
+    workbook computes an exercise's answer (use ``relu_backward_rule`` and ``torch.autograd.grad``, or
+    your own ``saliency_map``). With ``"deconvnet"`` it is the deconvnet's
     projection of the logit back to the input (Zeiler & Fergus, "Visualizing and understanding
     convolutional networks", ECCV 2014); with ``"guided"`` it is guided backpropagation (Springenberg,
     Dosovitskiy, Brox, Riedmiller, "Striving for simplicity: the all convolutional net", ICLR workshop
@@ -179,12 +181,16 @@ def relu_rule_gradient(model: nn.Module, inputs: torch.Tensor, target, rule: str
         model: a classifier returning logits ``(N, K)``, built from ``nn.ReLU`` modules (in place or not).
         inputs: ``(N, C, H, W)`` float images (not changed, no ``.grad`` left on them).
         target: ``(N,)`` int64 class indices (or one int for every image).
-        rule: one of ``RELU_RULES``: ``"backprop"``, ``"deconvnet"`` or ``"guided"``.
+        rule: ``"deconvnet"`` or ``"guided"`` (``"backprop"`` raises a ``ValueError``, see above).
 
     Returns:
         ``(N, C, H, W)``, signed, detached: one value per input entry and colour channel.
     """
     from .attribution import _check_call  # the checks every attribution method makes (imported here: no cycle)
+
+    if rule == "backprop":
+        raise ValueError("relu_rule_gradient draws the deconvnet ('deconvnet') and guided backprop ('guided'); the plain "
+                         "gradient ('backprop') is exercise 05.1: compute it with torch.autograd.grad.")
 
     target = _check_call(model, inputs, target)
     x = inputs.detach().clone().requires_grad_(True)
