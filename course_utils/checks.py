@@ -47,6 +47,7 @@ class CheckResult:
     points: int
     status: str  # "passed", "failed", "not implemented", "wrong signature"
     cases: list[CaseResult] = field(default_factory=list)
+    n_cases: int = 0  # how many cases the exercise has (a stub stops at the first: len(cases) is then 1)
 
     @property
     def passed(self) -> bool:
@@ -57,8 +58,12 @@ class CheckResult:
         return self.points if self.passed else 0
 
     def __repr__(self) -> str:
-        # Short, because a notebook shows it under the printed report.
         return f"<CheckResult {self.exercise} {self.function}: {self.status}, {self.score}/{self.points} points>"
+
+    def _ipython_display_(self) -> None:
+        # ``check(f)`` is the last line of its cell: the report is printed already, so the notebook shows
+        # nothing more under it (no ``<CheckResult ...>`` line).
+        return None
 
     def to_dict(self) -> dict:
         return {"exercise": self.exercise, "function": self.function, "points": self.points,
@@ -68,9 +73,10 @@ class CheckResult:
     def report(self) -> str:
         head = f"Exercise {self.exercise} `{self.function}` ({self.points} point{'s' if self.points != 1 else ''})"
         lines = [head]
+        total = max(self.n_cases, len(self.cases))
         for i, case in enumerate(self.cases, 1):
             mark = "✓" if case.passed else "✗"
-            lines.append(f"  {mark} case {i}/{len(self.cases)}, {case.name}: {case.message}")
+            lines.append(f"  {mark} case {i}/{total}, {case.name}: {case.message}")
         n_ok = sum(c.passed for c in self.cases)
         if self.passed:
             lines.append(f"PASSED: all {len(self.cases)} cases agree with the solution. {self.score}/{self.points} points.")
@@ -249,9 +255,30 @@ def _same_inputs(before: dict, after: dict) -> str | None:
     return None
 
 
+def _attached(got) -> str | None:
+    items = list(got) if isinstance(got, (tuple, list)) else [got]
+    for j, item in enumerate(items):
+        if isinstance(item, torch.Tensor) and item.requires_grad:
+            which = f"output {j + 1}" if len(items) > 1 else "the output"
+            return (f"{which} is still attached to the autograd graph (requires_grad=True); the contract says detached: "
+                    f"return it with `.detach()`")
+    return None
+
+
+def _with_hint(message: str, case) -> str:
+    hint = getattr(case, "hint", "")
+    return f"{message}\n      hint: {hint}" if hint else message
+
+
 def run_cases(func: Callable, exercise: Exercise, cases, expected) -> CheckResult:
-    """Run ``func`` on ``cases`` and compare with ``expected``; the engine behind ``check`` (and the grader)."""
-    result = CheckResult(exercise.id, exercise.function, exercise.points, "passed")
+    """Run ``func`` on ``cases`` and compare with ``expected``; the engine behind ``check`` (and the grader).
+
+    Besides the values, every case checks the contracts: the output's type, shape and dtype, the inputs left
+    unchanged, and what the exercise declares in ``Exercise.contracts`` (``"detached"``: no output tensor
+    requires grad). A failing case shows its ``Case.hint`` when it has one.
+    """
+    result = CheckResult(exercise.id, exercise.function, exercise.points, "passed", n_cases=len(cases))
+    contracts = getattr(exercise, "contracts", ())
     try:
         params = [p.name for p in inspect.signature(func).parameters.values()]
     except (TypeError, ValueError):
@@ -274,10 +301,12 @@ def run_cases(func: Callable, exercise: Exercise, cases, expected) -> CheckResul
             result.cases.append(CaseResult(case.name, False, "raises NotImplementedError: not written yet"))
             return result
         except Exception as exc:  # a student's bug: report it, do not crash the check
-            result.cases.append(CaseResult(case.name, False, f"raised {type(exc).__name__}: {exc}"))
+            result.cases.append(CaseResult(case.name, False, _with_hint(f"raised {type(exc).__name__}: {exc}", case)))
             continue
-        problem = compare_output(got, exp, exercise.rtol) or _same_inputs(case.kwargs, kwargs)
-        result.cases.append(CaseResult(case.name, problem is None, problem or _summary_ok(got, exp)))
+        problem = (compare_output(got, exp, exercise.rtol) or _same_inputs(case.kwargs, kwargs)
+                   or (_attached(got) if "detached" in contracts else None))
+        result.cases.append(CaseResult(case.name, problem is None,
+                                       _with_hint(problem, case) if problem else _summary_ok(got, exp)))
     if not all(c.passed for c in result.cases):
         result.status = "failed"
     return result

@@ -196,3 +196,57 @@ def test_registry_is_consistent():
     ex = get_exercise("01.2")
     assert not torch.equal(ex.cases(0)[0].kwargs["image"], ex.cases(1)[0].kwargs["image"])
     assert torch.equal(ex.cases(3)[0].kwargs["image"], ex.cases(3)[0].kwargs["image"])
+
+
+def test_a_stub_report_counts_all_the_cases(capsys):
+    def relu_backward(pre_activation, grad_output, rule):
+        raise NotImplementedError()
+
+    n = len(get_exercise("06.1").cases(0))
+    with pytest.raises(NotImplementedError):
+        check(relu_backward)
+    out = capsys.readouterr().out
+    assert f"case 1/{n}," in out and "case 1/1," not in out and n > 1
+
+
+def test_a_failing_case_shows_its_hint_and_a_passing_one_does_not(capsys):
+    def relu_backward(pre_activation, grad_output, rule):     # the deconvnet's rule confused with backprop's
+        rule = {"deconvnet": "backprop"}.get(rule, rule)
+        mask = (pre_activation > 0) if rule == "backprop" else (pre_activation > 0) & (grad_output > 0)
+        return grad_output * mask
+
+    with pytest.raises(ExerciseCheckFailed):
+        check(relu_backward)
+    lines = capsys.readouterr().out.splitlines()
+    failed = [i for i, line in enumerate(lines) if line.startswith("  ✗")]
+    passed = [i for i, line in enumerate(lines) if line.startswith("  ✓")]
+    assert len(failed) == 2 and all(lines[i + 1].strip().startswith("hint: ") for i in failed)
+    assert lines[failed[0] + 1].strip().startswith("hint: the deconvnet ignores the forward pass")
+    assert passed and not any(lines[i + 1].strip().startswith("hint: ") for i in passed)
+
+
+def test_the_detached_contract_is_checked(capsys):
+    from instructor.expected import solution_functions as functions
+
+    nb06 = functions("06_guided_backprop")
+
+    def guided_grad_cam(model, inputs, target, layer):      # right values, still attached to the graph
+        return nb06["guided_grad_cam"](model, inputs, target, layer).requires_grad_(True) * 1.0
+
+    with pytest.raises(ExerciseCheckFailed, match="attached to the autograd graph"):
+        check(guided_grad_cam)
+    assert "return it with `.detach()`" in capsys.readouterr().out
+    assert check(nb06["guided_grad_cam"], quiet=True).passed
+
+
+def test_a_passing_check_shows_no_result_line_in_a_notebook(solution01):
+    result = check(solution01["cross_correlate"], quiet=True)
+    assert result.passed and result._ipython_display_() is None     # IPython shows nothing for the returned value
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    shell = InteractiveShell.instance()
+    shell.user_ns["result"] = result
+    with capture_output() as captured:
+        shell.run_cell("result")
+    assert "CheckResult" not in captured.stdout and not captured.outputs

@@ -2,7 +2,7 @@
 
 Each notebook's exercises live in their own module (``nb01_filters.py``, ...), which lists them with
 the *inputs* of their test cases. The expected outputs are not here: they are computed from the
-solution notebooks by ``python -m instructor.expected`` and stored in ``data/expected/``.
+solution notebooks by the course's own script and stored in ``data/expected/``.
 """
 from __future__ import annotations
 
@@ -50,6 +50,7 @@ class Case:
 
     name: str
     kwargs: dict[str, Any]
+    hint: str = ""  # shown under the case when it fails: where to look, e.g. "passes with lambda = 0: look at the penalty"
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,8 @@ class Exercise:
             self-check, other seeds give fresh inputs of the same kind.
         rtol: the relative tolerance of the comparison (see ``course_utils.checks``).
         description: one line saying what the function computes.
+        contracts: properties checked besides the values (the docstring states them): ``"detached"``, no
+            output tensor requires grad. Inputs left unchanged, output type, shape and dtype are always checked.
     """
 
     notebook: str
@@ -76,6 +79,7 @@ class Exercise:
     cases: Callable[[int], list[Case]] = field(repr=False)
     rtol: float = 1e-5
     description: str = ""
+    contracts: tuple[str, ...] = ()  # checked besides the values: "detached" (no output requires grad)
 
 
 def _load() -> list[Exercise]:
