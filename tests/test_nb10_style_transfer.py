@@ -45,6 +45,42 @@ def loop_style_loss(features, target_grams, weights):
 def test_self_checks_pass(nb10):
     assert check(nb10["gram_matrix"], quiet=True).passed
     assert check(nb10["style_loss"], quiet=True).passed
+    assert check(nb10["content_loss"], quiet=True).passed
+    assert check(nb10["lbfgs_evaluations"], quiet=True).passed
+
+
+def test_content_loss_against_float64_and_its_properties(nb10):
+    g = torch.Generator().manual_seed(5)
+    features, target = torch.randn(3, 4, 5, 6, generator=g), torch.randn(1, 4, 5, 6, generator=g)
+    got = nb10["content_loss"](features, target)
+    f64, t64 = features.double().numpy(), target.double().numpy()
+    expected = [((f64[i] - t64[0]) ** 2).mean() / (t64 ** 2).mean() for i in range(3)]
+    assert got.shape == (3,)
+    np.testing.assert_allclose(got.double().numpy(), expected, rtol=1e-5)
+    edge = nb10["content_loss"](torch.cat([target, torch.zeros_like(target)]), target)
+    torch.testing.assert_close(edge, torch.tensor([0.0, 1.0]))
+    torch.testing.assert_close(nb10["content_loss"](7 * features, 7 * target), got, rtol=1e-5, atol=1e-7)
+
+
+def test_lbfgs_evaluations_counts_every_call_and_takes_torchs_first_step(nb10):
+    g = torch.Generator().manual_seed(6)
+    target, start = torch.rand(1, 3, 5, 5, generator=g), torch.rand(1, 3, 5, 5, generator=g)
+    calls = []
+
+    def loss_fn(x):
+        calls.append(1)
+        return ((x - target) ** 2).sum() + 0.5 * ((x - target) ** 4).sum()
+
+    image, evaluations = nb10["lbfgs_evaluations"](loss_fn, start, 3, max_iter=6)
+    assert isinstance(evaluations, int) and evaluations == len(calls) <= 3 * 6   # at most max_iter per step
+    assert image.shape == start.shape and not image.requires_grad
+    assert float(loss_fn(image)) < 0.01 * float(loss_fn(start))
+    # One iteration of one step: torch's first L-BFGS step is the gradient times min(1, 1 / ||g||_1) (lr 1).
+    x = start.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(loss_fn(x), x)
+    image, evaluations = nb10["lbfgs_evaluations"](loss_fn, start, 1, max_iter=1)
+    torch.testing.assert_close(image, start - min(1.0, 1.0 / float(grad.abs().sum())) * grad)
+    assert evaluations == 1
 
 
 @pytest.mark.parametrize("shape", [(2, 4, 5, 6), (1, 1, 3, 7), (3, 16, 8, 8)])

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import torch
+from torch import nn
 
-from . import Case, Exercise
+from . import Case, Exercise, uniform
 
 
 def _generator(seed: int) -> torch.Generator:
@@ -65,9 +66,59 @@ def _style_loss_cases(seed: int) -> list[Case]:
     ]
 
 
+def _content_loss_cases(seed: int) -> list[Case]:
+    g = _generator(seed + 700)
+    real = _texture_features(seed, g, ["relu3_1"])["relu3_1"]            # (2, 64, 8, 8)
+    target = torch.rand(1, 5, 4, 6, generator=g)
+    return [
+        Case("random features: 3 images, 5 channels, 4x6 positions, a random target",
+             {"features": torch.randn(3, 5, 4, 6, generator=g), "target": target}),
+        Case("one image equal to the target (the loss is 0) and one of zeros (the loss is 1)",
+             {"features": torch.cat([target, torch.zeros_like(target)]), "target": target}),
+        Case("the shapes CNN's relu3_1 of a brick crop and a swirl painting against the first one's features",
+             {"features": real, "target": real[:1] * (1 + 0.1 * uniform(0, 1, g))}),
+    ]
+
+
+class SmoothPixelLoss(nn.Module):
+    """A smooth, badly conditioned loss over the pixels, for exercise 10.4's cases (no notebook function in it):
+
+    ``sum(weights * (x - target) ** 2) + 0.5 * sum((x - target) ** 4)``, a scalar for a batch ``x``.
+    """
+
+    def __init__(self, target: torch.Tensor, weights: torch.Tensor):
+        super().__init__()
+        self.register_buffer("target", target)
+        self.register_buffer("weights", weights)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        d = x - self.target
+        return (self.weights * d ** 2).sum() + 0.5 * (d ** 4).sum()
+
+
+def _lbfgs_cases(seed: int) -> list[Case]:
+    g = _generator(seed + 900)
+
+    def problem(shape):
+        weights = 10 ** (3 * torch.rand(shape, generator=g))         # curvatures from 1 to 1000: badly conditioned
+        return SmoothPixelLoss(torch.rand(shape, generator=g), weights), torch.rand(shape, generator=g)
+
+    cases = []
+    for name, shape, n_steps, max_iter in [("one 3x8x8 image, 2 steps of torch's default max_iter 20", (1, 3, 8, 8), 2, 20),
+                                           ("two 3x6x5 images, 3 steps of max_iter 4", (2, 3, 6, 5), 3, 4),
+                                           ("one 1x12x12 image, 1 step of max_iter 7", (1, 1, 12, 12), 1, 7)]:
+        loss_fn, start = problem(shape)
+        cases.append(Case(name, {"loss_fn": loss_fn, "start": start, "n_steps": n_steps, "max_iter": max_iter}))
+    return cases
+
+
 EXERCISES = [
     Exercise("10_style_transfer", "10.1", "gram_matrix", "(features)", 2, _gram_cases, rtol=1e-4,
              description="the Gram matrices of a batch of feature maps, divided by the number of positions (Gatys et al. 2015)"),
     Exercise("10_style_transfer", "10.2", "style_loss", "(features, target_grams, weights)", 3, _style_loss_cases,
              rtol=1e-4, description="the weighted sum over layers of the mean squared Gram-matrix differences, one value per image"),
+    Exercise("10_style_transfer", "10.3", "content_loss", "(features, target)", 2, _content_loss_cases, rtol=1e-4,
+             description="the content loss: mean squared feature difference divided by the target's mean square, one per image"),
+    Exercise("10_style_transfer", "10.4", "lbfgs_evaluations", "(loss_fn, start, n_steps, max_iter=20)", 3, _lbfgs_cases,
+             rtol=1e-3, description="n_steps calls of torch.optim.LBFGS.step with a closure that counts its own calls"),
 ]
