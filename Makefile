@@ -16,7 +16,8 @@ LOCK ?= requirements/lock-linux-py311.txt
 TORCH_INDEX ?=
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: lab test check test-browser browser-deps notes unit notebooks student expected models weights grade release lock clean-venv help
+.PHONY: lab test check test-browser browser-deps notes unit notebooks student expected models weights grade release lock clean-venv help \
+        instructor-env nbgrader test-nbgrader test-hub hub
 
 help:
 	@echo "make lab      set up .venv (first time) and open the workbook in JupyterLab"
@@ -31,6 +32,10 @@ help:
 	@echo "make grade SUBMISSIONS=dir [OUT=grades.csv]  grade submitted notebooks (see README, Grading)"
 	@echo "make release  build the student bundle dist/optimizing-the-input-student.zip"
 	@echo "make lock     re-resolve requirements/lock-linux-py311.txt (the pinned versions) to the newest allowed"
+	@echo "make nbgrader [OUT=build/nbgrader]  write an nbgrader course directory from solutions/ (README, nbgrader)"
+	@echo "make test-nbgrader  the real nbgrader grades solution, untouched and wrong notebooks as make grade does"
+	@echo "make test-hub  a real JupyterHub on 127.0.0.1: two students log in with Chromium and run a notebook each"
+	@echo "make hub      start the JupyterHub of config/jupyterhub/ (README, Teaching on a JupyterHub)"
 
 # $(VENV)/.constraints holds the pip option that pins the lock ("-c FILE"), or nothing (no lock for this Python and platform).
 $(STAMP): pyproject.toml $(wildcard $(LOCK))
@@ -125,4 +130,49 @@ lock: $(STAMP)
 	$(PY) -m instructor.lock $(if $(TORCH_INDEX),--torch-index $(TORCH_INDEX))
 
 clean-venv:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(IVENV)
+
+# ---------------------------------------------------------------------------- nbgrader and JupyterHub (instructors)
+# README, "Teaching on a JupyterHub". The instructor's tools (the `instructor` extra: nbgrader, jupyterhub) go into a
+# second environment, .venv-instructor, that sees every package of .venv (a .pth file adds .venv's site-packages)
+# and adds only the extra's, pinned by the same lock. .venv itself is not changed: JupyterLab there (make lab, the
+# browser test) loads no nbgrader extension. npm's configurable-http-proxy (the hub's proxy) goes under it too.
+IVENV  := .venv-instructor
+IPY    := $(IVENV)/bin/python
+ISTAMP := $(IVENV)/.installed
+CHP_VERSION ?= 5.3.0
+NBGRADER_OUT ?= build/nbgrader
+
+$(ISTAMP): $(STAMP) pyproject.toml $(wildcard $(LOCK))
+	$(PYTHON) -m venv $(IVENV)
+	@$(PY) -c 'import sysconfig; print("import site; site.addsitedir(" + repr(sysconfig.get_paths()["purelib"]) + ")")' \
+	  > "$$($(IPY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/_workbook_venv.pth"
+	$(IPY) -m pip install --quiet --disable-pip-version-check $$(cat $(VENV)/.constraints) \
+	  $$($(PY) -c 'import tomllib; print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["instructor"]))')
+	$(PY) -m ipykernel install --prefix $(abspath $(IVENV)) --name $(KERNEL) --display-name "Python (Optimizing the Input)" --log-level=ERROR
+	@command -v npm >/dev/null || [ "$$(id -u)" != 0 ] || { apt-get install -y -q nodejs npm >/dev/null 2>&1 \
+	  || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q nodejs npm >/dev/null 2>&1); } \
+	  || echo "Could not install npm with apt-get; the hub test will skip."
+	@command -v npm >/dev/null && npm install --silent --no-audit --no-fund --prefix $(IVENV)/node configurable-http-proxy@$(CHP_VERSION) \
+	  || echo "Could not install configurable-http-proxy with npm; the hub test will skip."
+	@touch $(ISTAMP)
+
+instructor-env: $(ISTAMP)
+
+# An nbgrader course directory from solutions/ (NB="01 11" for some notebooks only).
+nbgrader: $(STAMP)
+	$(PY) -m instructor.nbgrader --out $(or $(OUT),$(NBGRADER_OUT)) $(NB)
+
+# The real nbgrader on generated notebooks: same scores as make grade (bubblewrap as for make grade).
+test-nbgrader: $(ISTAMP)
+	@command -v bwrap >/dev/null || [ "$$(id -u)" != 0 ] || apt-get install -y -q bubblewrap >/dev/null 2>&1 \
+	  || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q bubblewrap >/dev/null 2>&1) || true
+	$(IPY) -m pytest -v -p no:xdist --basetemp=$(abspath build/test-nbgrader) hub/test_nbgrader.py $(PYTEST_ARGS)
+
+# A real JupyterHub on 127.0.0.1, two test students in headless Chromium (as make test-browser, Playwright + chromium).
+test-hub: $(ISTAMP) browser-deps
+	$(IPY) -m pytest -v -p no:xdist --basetemp=$(abspath build/test-hub) hub/test_hub.py $(PYTEST_ARGS)
+
+# The hub of config/jupyterhub/jupyterhub_config.py on this machine (as root, for the students' system accounts).
+hub: $(ISTAMP)
+	PATH="$(abspath $(IVENV))/node/node_modules/.bin:$$PATH" $(IVENV)/bin/jupyterhub -f config/jupyterhub/jupyterhub_config.py $(HUB_ARGS)

@@ -1,6 +1,6 @@
 """Write the lock: the exact version of every package the workbook installs (``make lock``).
 
-``python -m instructor.lock`` asks pip to resolve ``.[test,bench]`` as a fresh install would (``pip install
+``python -m instructor.lock`` asks pip to resolve ``.[test,bench,instructor]`` as a fresh install would (``pip install
 --dry-run --ignore-installed --report``, nothing is installed) and writes one ``name==version`` line per
 package to ``requirements/lock-linux-py311.txt``. ``make lab`` and ``make test`` install with ``-c`` that file, so a
 student installing in week 10 gets the versions of week 1.
@@ -25,7 +25,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 LOCK = REPO / "requirements" / "lock-linux-py311.txt"
-EXTRAS = "test,bench"
+EXTRAS = "test,bench,instructor"
 
 
 def _normalize(name: str) -> str:
@@ -39,7 +39,7 @@ def installed_versions() -> dict[str, str]:
 
 
 def resolve(torch_index: str = "", from_venv: bool = False) -> dict[str, str]:
-    """``{name: version}`` that ``pip install '.[test,bench]'`` would install into an empty environment."""
+    """``{name: version}`` that ``pip install '.[test,bench,instructor]'`` would install into an empty environment."""
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"
         cmd = [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
