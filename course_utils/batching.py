@@ -12,7 +12,7 @@ shapes CNN's 64x64 images.
 largest number of bytes that one layer reads and writes for one input (its input plus its output,
 recorded with forward hooks during one forward pass of one input), and chooses how many inputs
 make that about ``TARGET_BYTES``: 16 MiB, half the 32 MiB last-level cache of the machine it was
-measured on (``bench/chunking.py``, one thread, CPU seconds). There, the time per input falls
+measured on (the course's chunking benchmark, one thread, CPU seconds). There, the time per input falls
 as the chunk grows until the largest layer's working set nears the cache's size, and jumps past
 it: the shapes CNN (512 KiB per input) is fastest at 32 inputs (16 MiB) and 1.7 times slower at 64;
 LeNet (98 KiB) is fastest at 128-256 and 1.5 times slower at 384. The rule gives LeNet 167, the

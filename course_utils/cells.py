@@ -1,6 +1,6 @@
 """Which cells of a notebook run when its exercises are checked outside Jupyter.
 
-The grader (``instructor/run.py``) and the student's table of exercises (``course_utils.progress``)
+The course's grader and the student's table of exercises (``course_utils.progress``)
 both run a notebook's setup cell (its first code cell), then the cells that define an exercise's
 function, and the cells that hold nothing but imports, definitions and constants; every other cell
 (one that computes, trains, plots or calls ``check``) is skipped. This module decides which, once.

@@ -1,6 +1,6 @@
 """Self-checks: run a student's function on the registered cases and say in words what is right or wrong.
 
-The expected outputs come from the solution notebooks (``python -m instructor.expected``) and are
+The expected outputs come from the solution notebooks (computed by the course's own script) and are
 stored as plain arrays in ``data/expected/<notebook>.npz``. The comparison reports, for each case,
 the type, shape and dtype of what came back and its relative error against the stated tolerance:
 
@@ -138,10 +138,10 @@ def load_expected(notebook: str, function: str) -> list[list[tuple[str, np.ndarr
     path = expected_path(notebook)
     if not path.exists():
         raise FileNotFoundError(f"The expected values for notebook {notebook} are missing ({path}): "
-                                f"restore them with `git checkout data/expected` or rebuild them with `make expected`.")
+                                f"restore data/expected/ from the course's bundle (in its repository: `git checkout data/expected`).")
     with np.load(path, allow_pickle=False) as data:
         if f"{function}/n_cases" not in data:
-            raise KeyError(f"{path} holds no expected values for `{function}`: rebuild them with `make expected`.")
+            raise KeyError(f"{path} holds no expected values for `{function}`: restore data/expected/ from the course's bundle, or ask your instructor.")
         cases = []
         for i in range(int(data[f"{function}/n_cases"])):
             kinds = [str(k) for k in data[f"{function}/{i}/kinds"]]
@@ -291,7 +291,7 @@ def run_cases(func: Callable, exercise: Exercise, cases, expected) -> CheckResul
         return result
     if len(cases) != len(expected):
         raise RuntimeError(f"The expected values of {exercise.id} are out of date ({len(expected)} stored, "
-                           f"{len(cases)} cases): rebuild them with `make expected`.")
+                           f"{len(cases)} cases): restore data/expected/ from the course's bundle, or ask your instructor.")
     for case, exp in zip(cases, expected):
         kwargs = copy.deepcopy(case.kwargs)
         try:

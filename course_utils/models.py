@@ -184,8 +184,8 @@ def load_model(name: str, device: str | torch.device | None = None) -> nn.Module
     path = checkpoint_path(name)
     if not path.is_file():
         raise FileNotFoundError(
-            f"The weights of {name!r} are missing: expected {path}. Restore them with `git checkout data/` "
-            f"or rebuild them with `python -m instructor.train {name}`."
+            f"The weights of {name!r} are missing: expected {path}. Restore data/models/ from the course's "
+            f"bundle (in its repository: `git checkout data/`); data/README.md says how they were trained."
         )
     model = build_model(name)
     model.load_state_dict(torch.load(path, weights_only=True, map_location="cpu"))

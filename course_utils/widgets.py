@@ -9,7 +9,7 @@ The pattern in every notebook is::
 ``interactive_plot`` only wires the controls to ``draw``: each change of a control calls
 ``draw`` with the current values of all controls and shows what it drew.
 
-For static pages (``make notes``), the environment variable ``COURSE_STATIC_WIDGETS=1`` makes
+For static pages (the course's notes), the environment variable ``COURSE_STATIC_WIDGETS=1`` makes
 ``interactive_plot`` draw once into the cell's own output, under a line that names each control's
 value, so the exported HTML shows the picture without a running kernel.
 """

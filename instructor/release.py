@@ -37,6 +37,10 @@ make lab     # first time: creates .venv and installs everything into it; then o
 make test    # runs every notebook in notebooks/ top to bottom; then the table of your exercises
 ```
 
+The first `make lab` downloads and installs about 3 GB (mostly PyTorch's CUDA libraries, see below):
+on a 100 Mbit/s line about 5 minutes of download and a few more of unpacking, on 20 Mbit/s about
+20 minutes. pip shows its progress as it goes. The CPU-only build (below) is about 0.35 GB.
+
 `make check` prints only that table, and `make check NB=01` the table of one notebook (see *Is my
 homework right?* below).
 
@@ -60,6 +64,20 @@ CPU-only builds on its own package index, a fraction of the size (measured on Li
 The CPU row was measured with the CPU build of torch 2.13.0 (that of 2.14.1 could not be fetched where
 this was measured). Already have a `.venv`? Delete it (`rm -rf .venv`) before `make` with `TORCH_INDEX`.
 On macOS, PyPI's PyTorch has no CUDA parts: the default is already small.
+
+## Optional: the ImageNet networks
+
+A few sections (notebooks 01, 04 to 10) also run on networks trained on ImageNet (SqueezeNet, AlexNet,
+VGG-16, VGG-19) when their weights are on your machine; without them those sections say so in one
+line and the rest of the notebook runs as usual. Fetch the weights once, while online:
+
+```bash
+make weights                    # all four, about 1.3 GB
+make weights MODELS=vgg16       # only the one a notebook names
+```
+
+(Without `make`: `.venv/bin/python -m course_utils.imagenet fetch vgg16`.) They go to PyTorch's cache
+(`~/.cache/torch/hub/checkpoints`), where every notebook finds them.
 
 ## The same versions all semester
 
@@ -118,13 +136,15 @@ LOCK ?= requirements/lock-linux-py311.txt
 # Empty: torch from PyPI (on Linux the CUDA build, about 6 GB in .venv). The CPU-only build (README):
 #   make TORCH_INDEX=https://download.pytorch.org/whl/cpu lab
 TORCH_INDEX ?=
-PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+# pip's progress bars stay on: the first install downloads about 3 GB (README).
+PIP := $(PY) -m pip install --disable-pip-version-check --progress-bar on
 
-.PHONY: lab test check
+.PHONY: lab test check weights
 
 # $(VENV)/.constraints holds the pip option that pins the lock ("-c FILE"), or nothing (no lock for this Python and platform).
 $(STAMP): pyproject.toml $(wildcard $(LOCK))
 \t@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python >= 3.10 is needed; found " + sys.version.split()[0] + ". Run: make PYTHON=/path/to/python3.11 lab")'
+\t@echo "First install: about 3 GB to download (0.35 GB with TORCH_INDEX, see README); 5 to 20 minutes on a home connection."
 \t$(PYTHON) -m venv $(VENV)
 \t@if [ -n "$(LOCK)" ] && $(PY) -c 'import sys, platform; sys.exit(sys.version_info[:2] != (3, 11) or sys.platform != "linux" or platform.machine() != "x86_64")'; then echo "-c $(LOCK)"; \\
 \t  else echo "Installing without the lock: the newest versions pyproject.toml allows$(if $(LOCK), (the lock is for Python 3.11 on Linux x86_64))." >&2; fi > $(VENV)/.constraints
@@ -160,7 +180,50 @@ test: $(STAMP)
 # The table of your exercises alone: every notebook, or one (make check NB=01).
 check: $(STAMP)
 \t$(PY) -m course_utils.homework $(NB)
+
+# The optional ImageNet weights (needs internet): all four, or make weights MODELS=vgg16
+weights: $(STAMP)
+\t$(PY) -m course_utils.imagenet fetch $(or $(MODELS),squeezenet1_1 alexnet vgg16 vgg19)
 """
+
+# Words that name what only instructors have (the folders and commands left out of the bundle).
+INSTRUCTOR_ONLY = re.compile(r"\bbench/|\bmake notes\b|\binstructor[./]\w|\bmake (expected|grade|release|student|models|lock|notes|test-browser)\b|\be2e/")
+
+# Shipped text files whose instructor-only mentions the build rewrites (Markdown prose and comments of
+# configuration files; Python sources are kept free of them instead, and a test checks the bundle).
+_STUDENT_WORDING = (
+    (re.compile(r"`python -m instructor\.train [\w-]+`"), "the course's training script (instructors)"),
+    (re.compile(r"`instructor\.train`"), "the course's training script"),
+)
+
+
+def _student_text(name: str, text: str) -> str:
+    """The text of a shipped file as students receive it: no mention of what only instructors have."""
+    if name.endswith(".md"):
+        for pattern, words in _STUDENT_WORDING:
+            text = pattern.sub(words, text)
+        return text
+    if name.endswith((".toml", ".txt", ".yml", ".cfg")):
+        lines = []
+        for line in text.splitlines(keepends=True):
+            code, hash_, comment = line.partition("#")
+            if hash_ and INSTRUCTOR_ONLY.search(comment) and code.count('"') % 2 == 0 and code.count("'") % 2 == 0:
+                if not code.strip():
+                    continue                                   # a whole comment line: drop it
+                line = code.rstrip() + "\n"                     # a trailing comment: cut it
+            lines.append(line)
+        return "".join(lines)
+    return text
+
+
+_FILE_MODE = 0o100644   # -rw-r--r--: what unzip gives every file, whatever the mode on the instructor's disk
+
+
+def _add(z: zipfile.ZipFile, arcname: str, data: bytes) -> None:
+    info = zipfile.ZipInfo(arcname, date_time=(2020, 1, 1, 0, 0, 0))
+    info.external_attr = _FILE_MODE << 16
+    info.compress_type = zipfile.ZIP_DEFLATED
+    z.writestr(info, data)
 
 
 def shipped_files() -> list[str]:
@@ -231,9 +294,14 @@ def build(out: Path, check: bool = True) -> Path:
     tmp = out.with_name(out.name + ".part")
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
         for f in shipped_files():
-            z.write(REPO / f, f"{NAME}/{f}")
-        z.writestr(f"{NAME}/README.md", STUDENT_README)
-        z.writestr(f"{NAME}/Makefile", STUDENT_MAKEFILE)
+            data = (REPO / f).read_bytes()
+            try:
+                data = _student_text(f, data.decode("utf-8")).encode("utf-8")
+            except UnicodeDecodeError:
+                pass                                            # binary data (arrays, checkpoints) as it is
+            _add(z, f"{NAME}/{f}", data)
+        _add(z, f"{NAME}/README.md", STUDENT_README.encode())
+        _add(z, f"{NAME}/Makefile", STUDENT_MAKEFILE.encode())
     leaks = leaked_lines(tmp) if check else []
     if leaks:
         tmp.unlink()

@@ -125,7 +125,7 @@ def test_load_model_missing_checkpoint_says_how_to_rebuild(monkeypatch, tmp_path
         load_model("shapes-cnn")
     message = str(error.value)
     assert str(tmp_path / "models" / "shapes-cnn.pt") in message
-    assert "python -m instructor.train shapes-cnn" in message
+    assert "from the course's bundle" in message and "data/README.md" in message   # no instructor-only command (issue 29)
 
 
 def test_load_model_hands_imagenet_names_to_the_imagenet_module(monkeypatch):

@@ -103,3 +103,67 @@ def test_build_refuses_a_bundle_with_a_solution_line(monkeypatch, tmp_path):
 def test_build_refuses_to_overwrite(bundle):
     with pytest.raises(FileExistsError, match="exists already"):
         release.build(bundle)
+
+
+def test_every_file_unpacks_readable_by_everyone(bundle):
+    with zipfile.ZipFile(bundle) as z:
+        modes = {info.filename: (info.external_attr >> 16) & 0o777 for info in z.infolist()}
+    assert modes and all(mode == 0o644 for mode in modes.values()), {n: oct(m) for n, m in modes.items() if m != 0o644}
+
+
+def test_the_bundle_names_nothing_only_instructors_have(bundle):
+    found = []
+    with zipfile.ZipFile(bundle) as z:
+        for name in z.namelist():
+            try:
+                text = z.read(name).decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+            if name.endswith(".ipynb"):
+                text = "\n".join(c.source for c in nbformat.reads(text, as_version=4).cells)
+            if name.endswith(".py"):
+                text = "\n".join(_messages(text))
+            found += [f"{name[len(ROOT):]}: {line.strip()[:100]}" for line in text.splitlines() if release.INSTRUCTOR_ONLY.search(line)]
+    assert not found, f"{len(found)} lines name instructor-only files or commands: {found[:5]}"
+
+
+def _messages(source: str) -> list[str]:
+    """The string literals of a Python file that are not docstrings: the messages its code prints or raises.
+
+    (Docstrings and comments of course_utils/ document the modules for instructors too and may name their tools.)"""
+    import ast
+
+    tree = ast.parse(source)
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.body
+                  and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+    strings = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            strings.append(node.value)
+    return strings
+
+
+def test_the_student_text_rewrites_instructor_mentions():
+    md = "| `models/x.pt` | `python -m instructor.train lenet-mnist` |\nwith the defaults of `instructor.train` (seed 0)"
+    assert not release.INSTRUCTOR_ONLY.search(release._student_text("data/README.md", md))
+    toml = 'a = [\n  "x>=1",  # copied for the notes (make notes)\n]\n# built by make lock\nb = "#make notes"\n'
+    assert release._student_text("pyproject.toml", toml) == 'a = [\n  "x>=1",\n]\nb = "#make notes"\n'
+
+
+def test_every_make_command_the_notebooks_print_is_a_target_of_the_bundle_makefile(bundle, tmp_path):
+    import re
+
+    with zipfile.ZipFile(bundle) as z:
+        z.extractall(tmp_path)
+        texts = [z.read(n).decode("utf-8") for n in z.namelist() if n.endswith((".ipynb", ".md"))]
+    home = tmp_path / release.NAME
+    targets = set(re.findall(r"^([\w-]+):", (home / "Makefile").read_text(), re.M))
+    # a command, not the English verb: at a line's start, after a backtick, a colon or a parenthesis
+    wanted = {m for text in texts for m in re.findall(r"(?:^|`|: |\()make (?:[A-Z_]+=\S* )*([a-z][\w-]*)(?=$|`|\)| [A-Z_]+=|\s+#)", text, re.M)}
+    assert "weights" in wanted and wanted <= targets, f"the bundle's Makefile lacks {sorted(wanted - targets)}"
+    dry = subprocess.run(["make", "-n", "weights", "MODELS=vgg16"], cwd=home, capture_output=True, text=True)
+    assert dry.returncode == 0 and "course_utils.imagenet fetch vgg16" in dry.stdout, dry.stderr
+    readme = (home / "README.md").read_text()
+    assert "make weights MODELS=vgg16" in readme and "3 GB" in readme and "minutes" in readme
+    assert "--quiet" not in (home / "Makefile").read_text(), "the first install must show pip's progress"
