@@ -5,6 +5,7 @@ Usage::
     python -m instructor.train lenet-mnist [--out PATH] [--epochs E] [--seed S] [--force]
     python -m instructor.train shapes-cnn  [--out PATH] [--epochs E] [--seed S] [--force]
     python -m instructor.train lenet-mnist-b / shapes-cnn-b   (the same recipes, seed 1)
+    python -m instructor.train lenet-mnist-robust / shapes-cnn-robust   (PGD adversarial training, Madry et al. 2018)
 
 Both runs are seeded (weights, data order, augmentation) and use deterministic algorithms, so the
 same machine and PyTorch version give the same weights again. On a 2-core CPU ``lenet-mnist``
@@ -30,7 +31,8 @@ from course_utils.device import progress, seed_everything
 from course_utils.models import MODEL_NAMES, build_model, checkpoint_path
 from course_utils.shapes import SHAPES_SEEDS, add_tags, load_shapes, make_shapes
 
-__all__ = ["TRAIN_SETTINGS", "DEFAULT_SEEDS", "accuracy", "train_model", "save_state_dict", "main"]
+__all__ = ["TRAIN_SETTINGS", "DEFAULT_SEEDS", "ADVERSARIAL", "ROBUST_EVALUATION", "accuracy", "pgd_attack",
+           "robust_accuracy", "evaluate_robustness", "train_model", "save_state_dict", "main"]
 
 # Per model: epochs, batch size, peak learning rate, weight decay.
 TRAIN_SETTINGS = {
@@ -44,12 +46,93 @@ DEFAULT_SEEDS = {"lenet-mnist-b": 1, "shapes-cnn-b": 1}  # every other model: se
 TRAIN_SETTINGS["shapes-cnn-tagged"] = dict(TRAIN_SETTINGS["shapes-cnn"], epochs=6)
 _TAGGED = ("shapes-cnn-tagged",)  # trained and tested on images that carry their class's tag (shapes.add_tags)
 
+# The robust networks: PGD adversarial training (Madry et al. 2018). Each training batch is replaced by its
+# adversarial images: a random start uniform in the epsilon-ball, then `steps` signed gradient steps of
+# `step_size` on the cross-entropy, each projected back onto the ball and [0, 1], made with the current weights
+# (in eval mode) and treated as constant inputs. `ramp_epochs`: epsilon grows linearly to its value over the first
+# epochs (epoch e uses min(1, (e + 1) / ramp_epochs) epsilon): from scratch, LeNet at the full budget from the first
+# step stays at chance. `init`: start from that shipped network's weights (adversarial fine-tuning) instead of
+# from scratch. `augment`: the plain recipe's augmentation (shifts for LeNet, flips for the shapes).
+TRAIN_SETTINGS["lenet-mnist-robust"] = {"epochs": 6, "batch_size": 64, "lr": 3e-3, "weight_decay": 5e-4}
+TRAIN_SETTINGS["shapes-cnn-robust"] = {"epochs": 2, "batch_size": 64, "lr": 3e-3, "weight_decay": 1e-4}
+ADVERSARIAL = {
+    "lenet-mnist-robust": {"epsilon": 0.25, "steps": 5, "step_size": 2.5 * 0.25 / 5, "ramp_epochs": 2,
+                           "init": None, "augment": False, "extra_shapes": 0},
+    "shapes-cnn-robust": {"epsilon": 16 / 255, "steps": 2, "step_size": 2.5 * (16 / 255) / 2, "ramp_epochs": 0,
+                          "init": "shapes-cnn", "augment": True, "extra_shapes": 0},
+}
+# How the robust networks are judged: PGD with `steps` steps of 2.5 epsilon / steps, `restarts` random starts
+# (a test image counts as robust only if every restart fails), at `epsilon`, on the first `n` test images.
+ROBUST_EVALUATION = {
+    "lenet-mnist-robust": {"epsilon": 0.2, "steps": 40, "restarts": 3, "n": 1000},
+    "shapes-cnn-robust": {"epsilon": 16 / 255, "steps": 40, "restarts": 3, "n": 200},
+}
+
 
 def _is_lenet(name: str) -> bool:
     """Whether ``name`` is trained on MNIST digits (LeNet) rather than on the shapes."""
     return name.startswith("lenet-mnist")
 _EXTRA_SHAPES_SEED = 1000  # fresh training shapes of epoch e use seed 1000 + e; never a split's seed
 _EXTRA_SHAPES_PER_EPOCH = 5000
+
+
+def pgd_attack(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, epsilon: float, step_size: float,
+               steps: int, generator: torch.Generator | None = None, random_start: bool = True) -> torch.Tensor:
+    """Untargeted L-infinity PGD with a random start (Madry et al. 2018), for training and judging the robust networks.
+
+    Args:
+        model: a classifier returning logits; called as it is (put it in eval mode first).
+        inputs: ``(N, C, H, W)`` in [0, 1]; labels: int64 ``(N,)``, the true classes.
+        epsilon: the L-infinity budget; step_size: the size of each signed gradient step; steps: how many.
+        generator: a CPU ``torch.Generator`` for the random start (uniform in the epsilon-ball).
+        random_start: ``False`` starts from ``inputs`` itself.
+
+    Returns:
+        The adversarial images, detached, within ``epsilon`` of ``inputs`` and in [0, 1].
+    """
+    original = inputs.detach()
+    if random_start:
+        noise = torch.rand(original.shape, generator=generator).to(original.device, original.dtype)
+        adversarial = (original + (2 * noise - 1) * epsilon).clamp(0, 1)
+    else:
+        adversarial = original.clone()
+    for _ in range(steps):
+        adversarial.requires_grad_(True)
+        (gradient,) = torch.autograd.grad(F.cross_entropy(model(adversarial), labels), adversarial)
+        adversarial = adversarial.detach() + step_size * gradient.sign()
+        adversarial = torch.min(torch.max(adversarial, original - epsilon), original + epsilon).clamp(0, 1)
+    return adversarial.detach()
+
+
+def robust_accuracy(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, epsilon: float, steps: int = 40,
+                    restarts: int = 3, seed: int = 0, batch_size: int = 250) -> float:
+    """Accuracy under PGD with random restarts: an image counts only if it is classified right and no restart fools it.
+
+    Each restart is ``pgd_attack`` with ``steps`` steps of ``2.5 * epsilon / steps`` from a fresh random start
+    (seeded by ``seed``); only the images still standing are attacked again.
+
+    Args:
+        model: the classifier; it is put in eval mode.
+        inputs: ``(N, C, H, W)`` in [0, 1]; labels: int64 ``(N,)``.
+        epsilon: the L-infinity budget; steps: PGD steps per restart; restarts: random starts.
+        seed: seeds the random starts.
+        batch_size: images per call.
+
+    Returns:
+        The robust accuracy, a float in [0, 1].
+    """
+    model.eval()
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        standing = torch.cat([model(inputs[s:s + batch_size]).argmax(1) for s in range(0, len(inputs), batch_size)]) == labels
+    for _ in range(restarts):
+        todo = standing.nonzero()[:, 0]
+        for start in range(0, len(todo), batch_size):
+            batch = todo[start:start + batch_size]
+            attacked = pgd_attack(model, inputs[batch], labels[batch], epsilon, 2.5 * epsilon / steps, steps, generator)
+            with torch.no_grad():
+                standing[batch] = model(attacked).argmax(1) == labels[batch]
+    return standing.float().mean().item()
 
 
 @torch.no_grad()
@@ -95,14 +178,21 @@ def _random_flips(images: torch.Tensor, generator: torch.Generator) -> torch.Ten
     return torch.where(flips[:, 1, None, None, None], images.flip(-2), images)
 
 
+def _extra_shapes(name: str) -> int:
+    """How many freshly generated shapes one epoch of ``name`` adds to the training split."""
+    return ADVERSARIAL[name]["extra_shapes"] if name in ADVERSARIAL else _EXTRA_SHAPES_PER_EPOCH
+
+
 def _epoch_data(name: str, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The training inputs and labels of one epoch: the fixed training split, plus fresh shapes for shapes-cnn."""
     if _is_lenet(name):
         return load_mnist("train")
     images, labels, _ = load_shapes("train")
+    if _extra_shapes(name) == 0:
+        return images, labels
     extra_seed = _EXTRA_SHAPES_SEED + epoch
     assert extra_seed not in SHAPES_SEEDS.values()
-    extra_images, extra_labels, _ = make_shapes(_EXTRA_SHAPES_PER_EPOCH, extra_seed)
+    extra_images, extra_labels, _ = make_shapes(_extra_shapes(name), extra_seed)
     images, labels = torch.cat([images, extra_images]), torch.cat([labels, extra_labels])
     if name in _TAGGED:
         images = add_tags(images, labels)[0]
@@ -113,7 +203,7 @@ def _epoch_size(name: str) -> int:
     """How many training examples one epoch of ``_epoch_data`` holds."""
     if _is_lenet(name):
         return len(load_mnist("train")[1])
-    return len(load_shapes("train")[1]) + _EXTRA_SHAPES_PER_EPOCH
+    return len(load_shapes("train")[1]) + _extra_shapes(name)
 
 
 def _test_data(name: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -133,6 +223,7 @@ def train_model(name: str, epochs: int | None = None, seed: int | None = None) -
     and scalings; ``shapes-cnn`` on the 5,000 training shapes plus 5,000 freshly generated ones per
     epoch (seeds 1000 + epoch, never the test seed), randomly mirrored; ``shapes-cnn-tagged`` the same way
     for 6 epochs, with every image carrying its class's corner tag (``course_utils.shapes.add_tags``).
+    The ``-robust`` networks train on PGD adversarial images of every batch instead (``ADVERSARIAL``).
 
     Args:
         name: one of ``MODEL_NAMES``.
@@ -156,7 +247,11 @@ def train_model(name: str, epochs: int | None = None, seed: int | None = None) -
     try:
         seed_everything(seed)
         generator = torch.Generator().manual_seed(seed)
-        model = build_model(name).to(memory_format=torch.channels_last)
+        adversarial = ADVERSARIAL.get(name)
+        model = build_model(name)
+        if adversarial is not None and adversarial["init"] is not None:
+            model.load_state_dict(torch.load(checkpoint_path(adversarial["init"]), weights_only=True, map_location="cpu"))
+        model = model.to(memory_format=torch.channels_last)
         optimizer = torch.optim.AdamW(model.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"])
         batch_size = settings["batch_size"]
         steps_per_epoch = math.ceil(_epoch_size(name) / batch_size)
@@ -171,7 +266,16 @@ def train_model(name: str, epochs: int | None = None, seed: int | None = None) -
             for step in range(steps_per_epoch):
                 batch = order[step * batch_size:(step + 1) * batch_size]
                 x, y = inputs[batch], labels[batch]
-                x = _random_affine(x, generator) if _is_lenet(name) else _random_flips(x, generator)
+                if adversarial is None or adversarial["augment"]:
+                    x = _random_affine(x, generator) if _is_lenet(name) else _random_flips(x, generator)
+                if adversarial is not None:
+                    ramp = adversarial["ramp_epochs"]
+                    scale = min(1.0, (epoch + 1) / ramp) if ramp else 1.0
+                    model.eval()  # the attack sees the network as the test does (no dropout)
+                    x = pgd_attack(model, x.contiguous(memory_format=torch.channels_last), y,
+                                   scale * adversarial["epsilon"], scale * adversarial["step_size"],
+                                   adversarial["steps"], generator)
+                    model.train()
                 loss = F.cross_entropy(model(x.contiguous(memory_format=torch.channels_last)), y)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -186,6 +290,19 @@ def train_model(name: str, epochs: int | None = None, seed: int | None = None) -
     finally:
         torch.use_deterministic_algorithms(was_deterministic)
     return model, {"seconds": seconds, "test_accuracy": test_accuracy, "epochs": epochs}
+
+
+def evaluate_robustness(name: str, model: nn.Module) -> dict:
+    """``robust_accuracy`` of a robust network as ``ROBUST_EVALUATION[name]`` says, with its settings.
+
+    Returns:
+        ``{"epsilon", "steps", "restarts", "n", "robust_accuracy"}``.
+    """
+    setting = ROBUST_EVALUATION[name]
+    images, labels = _test_data(name)
+    n = setting["n"]
+    robust = robust_accuracy(model, images[:n], labels[:n], setting["epsilon"], setting["steps"], setting["restarts"])
+    return dict(setting, robust_accuracy=robust)
 
 
 def save_state_dict(model: nn.Module, out: Path, force: bool = False) -> str:
@@ -229,6 +346,10 @@ def main(argv: list[str] | None = None) -> int:
     model, info = train_model(args.name, epochs=args.epochs, seed=args.seed)
     print(f"{args.name}: trained {info['epochs']} epochs in {info['seconds']:.1f} s on "
           f"{torch.get_num_threads()} CPU threads; test accuracy {100 * info['test_accuracy']:.2f}%")
+    if args.name in ROBUST_EVALUATION:
+        r = evaluate_robustness(args.name, model)
+        print(f"robust accuracy under PGD-{r['steps']} x {r['restarts']} random restarts at epsilon {r['epsilon']:.4g} "
+              f"({255 * r['epsilon']:.0f}/255), first {r['n']} test images: {100 * r['robust_accuracy']:.2f}%")
     outcome = save_state_dict(model, out, force=args.force)
     if outcome == "refused":
         print(f"Not written: {out} exists and holds different weights. Use --force to replace it, "

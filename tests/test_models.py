@@ -16,7 +16,8 @@ SHAPES_FEATURES = ["conv1_1", "relu1_1", "conv1_2", "relu1_2", "pool1", "conv2_1
 
 
 def test_model_names():
-    assert MODEL_NAMES == ("lenet-mnist", "shapes-cnn", "lenet-mnist-b", "shapes-cnn-b", "shapes-cnn-tagged")
+    assert MODEL_NAMES == ("lenet-mnist", "shapes-cnn", "lenet-mnist-b", "shapes-cnn-b", "shapes-cnn-tagged",
+                           "lenet-mnist-robust")
 
 
 def test_lenet_layers_and_output():
@@ -162,3 +163,49 @@ def test_train_rejects_bad_arguments():
         train.train_model("vgg16")
     with pytest.raises(ValueError, match="epochs must be a positive integer"):
         train.train_model("lenet-mnist", epochs=0)
+
+
+# The robust networks (PGD adversarial training): clean accuracy on the whole test split, and accuracy under a
+# strong attack the networks were not trained with (PGD-40, 3 random restarts; training used PGD-5), on a subset
+# of the test split to keep the test fast: every 4th of the 1,000 test digits (250, 25 of each class; the split is
+# sorted by class), where data/README.md reports all 1,000.
+def test_pgd_attack_stays_in_the_ball_and_raises_the_loss():
+    model = load_model("lenet-mnist", "cpu")
+    images, labels = load_mnist("test")
+    images, labels = images[::20], labels[::20]
+    attacked = train.pgd_attack(model, images, labels, 0.1, 0.025, 10, torch.Generator().manual_seed(0))
+    assert (attacked - images).abs().max() <= 0.1 + 1e-6 and attacked.min() >= 0 and attacked.max() <= 1
+    with torch.no_grad():
+        assert nn.functional.cross_entropy(model(attacked), labels) > 3 * nn.functional.cross_entropy(model(images), labels)
+    again = train.pgd_attack(model, images, labels, 0.1, 0.025, 10, torch.Generator().manual_seed(0))
+    assert torch.equal(attacked, again)  # seeded random start
+
+
+def test_robust_accuracy_counts_an_image_only_if_every_restart_fails():
+    model = load_model("lenet-mnist", "cpu")
+    images, labels = load_mnist("test")
+    images, labels = images[::10], labels[::10]                                 # 10 of each class
+    assert train.robust_accuracy(model, images, labels, 0.0, steps=2, restarts=1) == pytest.approx(
+        train.accuracy(model, images, labels))
+    one = train.robust_accuracy(model, images, labels, 0.1, steps=10, restarts=1)
+    three = train.robust_accuracy(model, images, labels, 0.1, steps=10, restarts=3)
+    assert three <= one < train.accuracy(model, images, labels)
+
+
+def test_lenet_mnist_robust_is_accurate_and_robust_under_pgd40_with_restarts():
+    robust, standard = load_model("lenet-mnist-robust", "cpu"), load_model("lenet-mnist", "cpu")
+    images, labels = load_mnist("test")
+    assert train.accuracy(robust, images, labels) >= 0.94                       # all 1,000 test digits
+    setting = train.ROBUST_EVALUATION["lenet-mnist-robust"]
+    assert (setting["epsilon"], setting["steps"], setting["restarts"]) == (0.2, 40, 3)
+    subset = images[::4], labels[::4]
+    assert train.robust_accuracy(robust, *subset, 0.2, steps=40, restarts=3) >= 0.60
+    assert train.robust_accuracy(standard, *subset, 0.2, steps=40, restarts=1) < 0.05  # the plain network falls
+
+
+def test_robust_training_is_reproducible_and_uses_pgd():
+    first, info = train.train_model("lenet-mnist-robust", epochs=1, seed=3)
+    second, _ = train.train_model("lenet-mnist-robust", epochs=1, seed=3)
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))
+    assert train.ADVERSARIAL["lenet-mnist-robust"]["steps"] >= 5 and info["test_accuracy"] > 0.5
+    assert not torch.are_deterministic_algorithms_enabled()
