@@ -12,6 +12,8 @@ Each name lives in a module with one job:
 * ``widgets``: ``interactive_plot`` and its controls
 * ``checks``: ``check``, the exercises' self-checks
 * ``optimize``: ``optimize_input``, ``noise_images``, ``random_shift``, ``gaussian_blur`` (optimizing the input)
+* ``featurevis``: ``random_transform``, ``fourier_image``, ``silhouette_image``, ... (feature visualization for colour
+  images) and the judges ``pixel_judge``, ``silhouette_judge``
 * ``attribution``: ``gradient_x_input``, ``lrp``, ``cascading_randomization``, ``pointing_game``, ...
 * ``batching``: ``choose_batch_size`` (how many inputs per forward pass, chosen from the network's layer sizes)
 * ``robustness``: ``predict``, ``attack_in_batches``, ``accuracy_against_epsilon``, ``QueryCounter``, ... (measuring attacks)
@@ -26,6 +28,8 @@ from .batching import choose_batch_size, layer_bytes_per_input
 from .checks import CheckResult, ExerciseCheckFailed, check
 from .data import IMAGE_NAMES, load_image, load_mnist
 from .device import default_threads, get_device, progress, seed_everything, use_threads
+from .featurevis import (colour_correlation_sqrt, fourier_image, normalize_silhouettes, pixel_judge, random_transform,
+                         shape_backgrounds, silhouette_image, silhouette_judge)
 from .hooks import RELU_RULES, capture_activations, get_layer, layer_names, relu_backward_rule, relu_rule_gradient
 from .models import MODEL_NAMES, load_model
 from .optimize import gaussian_blur, noise_images, optimize_input, random_shift
@@ -49,6 +53,8 @@ __all__ = [
     "get_device", "seed_everything", "progress", "use_threads", "default_threads",
     "capture_activations", "relu_backward_rule", "relu_rule_gradient", "RELU_RULES", "layer_names", "get_layer",
     "optimize_input", "noise_images", "random_shift", "gaussian_blur",
+    "pixel_judge", "silhouette_judge", "normalize_silhouettes", "random_transform", "colour_correlation_sqrt",
+    "fourier_image", "silhouette_image", "shape_backgrounds",
     "load_model", "MODEL_NAMES", "IMAGENET_MODELS", "ImageNetWeightsUnavailable", "imagenet_available",
     "imagenet_classes", "imagenet_normalize", "imagenet_denormalize", "imagenet_preprocess", "load_imagenet_model",
     "show_images", "show_filters", "show_heatmap", "to_numpy_image",

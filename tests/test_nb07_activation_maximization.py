@@ -1,4 +1,5 @@
-"""Notebook 07: the solution's class-model step, edge energy and total variation against independent computations.
+"""Notebook 07: the solution's class-model step, regularized ascent, edge energy and total variation against
+independent computations and the properties their exercises state.
 
 The three functions promise no errors for bad inputs (their docstrings list none), so none are tested here.
 """
@@ -78,7 +79,88 @@ def test_class_model_step_check_passes_and_catches_a_missing_factor_two(nb07):
     assert not run_cases(step_without_two, ex, ex.cases(0), load_expected(ex.notebook, ex.function)).passed
 
 
-# ---------------------------------------------------------------- 07.2 edge_energy
+# ---------------------------------------------------------------- 07.2 regularized_ascent
+
+def test_regularized_ascent_without_priors_is_a_loop_of_class_model_steps(nb07):
+    model, target, start = tiny_model(), torch.tensor([0, 3]), torch.rand(2, 2, 6, 7)
+    expected = start.clone()
+    for _ in range(4):
+        expected = nb07["class_model_step"](model, expected, target, 0.2, 0.1)
+    got = nb07["regularized_ascent"](model, target, start, 4, 0.1, weight_decay=0.2)
+    torch.testing.assert_close(got, expected)
+    assert torch.equal(nb07["regularized_ascent"](model, target, start, 0, 0.1), start)
+
+
+def test_regularized_ascent_jitter_is_undone_and_invisible_to_a_roll_invariant_model(nb07):
+    # Circular padding and a global average pool: the logits do not change when the image is rolled, so the
+    # jittered ascent must equal the plain one (a missing or wrong undo breaks this).
+    torch.manual_seed(4)
+    conv = torch.nn.Conv2d(1, 3, 3, padding=1, padding_mode="circular")
+    model = torch.nn.Sequential(conv, torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+                                torch.nn.Linear(3, 2)).eval()
+    start, target = torch.rand(2, 1, 8, 9), torch.tensor([1, 0])
+    shifts = torch.randint(-3, 4, (5, 2), generator=torch.Generator().manual_seed(0))
+    plain = nb07["regularized_ascent"](model, target, start, 5, 0.3)
+    jittered = nb07["regularized_ascent"](model, target, start, 5, 0.3, shifts=shifts)
+    torch.testing.assert_close(jittered, plain, rtol=1e-5, atol=1e-6)
+
+
+def test_regularized_ascent_with_jitter_equals_an_explicit_loop_on_lenet(nb07):
+    lenet = load_model("lenet-mnist", device="cpu")
+    start, target = 0.1 * torch.randn(2, 1, 28, 28, generator=torch.Generator().manual_seed(1)), torch.tensor([3, 7])
+    shifts = torch.tensor([[1, -2], [0, 2], [-1, 1]])
+    x = start.clone()
+    for dy, dx in shifts.tolist():
+        x = x.roll((dy, dx), dims=(2, 3)).clone().requires_grad_(True)
+        (grad,) = torch.autograd.grad(lenet(x).gather(1, target[:, None]).sum() - 0.1 * x.pow(2).sum(), x)
+        x = (x + 0.05 * grad).detach().roll((-dy, -dx), dims=(2, 3))
+    got = nb07["regularized_ascent"](lenet, target, start, 3, 0.05, weight_decay=0.1, shifts=shifts)
+    torch.testing.assert_close(got, x, rtol=1e-4, atol=1e-6)
+
+
+def test_regularized_ascent_clipping_zeroes_at_least_the_percentile(nb07):
+    lenet = load_model("lenet-mnist", device="cpu")
+    target = torch.tensor([2, 5])
+    for key in ("norm_percent", "contribution_percent"):
+        got = nb07["regularized_ascent"](lenet, target, torch.zeros(2, 1, 28, 28), 3, 0.1, **{key: 60})
+        zero_share = (got == 0).flatten(1).float().mean(dim=1)
+        assert (zero_share >= 0.59).all() and (zero_share < 1).all(), (key, zero_share)
+    # Colour images: a pixel is zeroed in all channels at once.
+    shapes_cnn = load_model("shapes-cnn", device="cpu")
+    got = nb07["regularized_ascent"](shapes_cnn, torch.tensor([1]), torch.full((1, 3, 64, 64), 0.5), 2, 0.05, norm_percent=50)
+    zero = got == 0
+    assert torch.equal(zero.all(dim=1), zero.any(dim=1))
+
+
+def test_regularized_ascent_blur_happens_after_the_right_steps(nb07):
+    from course_utils import gaussian_blur
+
+    model, target, start = tiny_model(), torch.tensor([1, 2]), torch.rand(2, 2, 6, 7)
+    expected = start.clone()
+    for step in range(4):
+        expected = nb07["class_model_step"](model, expected, target, 0.0, 0.1)
+        if step % 2 == 1:
+            expected = gaussian_blur(expected, 0.5)
+    torch.testing.assert_close(nb07["regularized_ascent"](model, target, start, 4, 0.1, blur_every=2), expected)
+
+
+def test_regularized_ascent_check_passes_and_catches_a_missing_undo(nb07):
+    assert check(nb07["regularized_ascent"], quiet=True).passed
+
+    def no_undo(model, target, start, n_steps, lr, weight_decay=0.0, shifts=None, blur_every=0, norm_percent=0,
+                contribution_percent=0):
+        x = start.clone()
+        for k in range(n_steps):
+            if shifts is not None:
+                x = x.roll(tuple(int(v) for v in shifts[k]), dims=(2, 3))
+            x = nb07["class_model_step"](model, x, target, weight_decay, lr)
+        return x
+
+    ex = get_exercise("07.2")
+    assert not run_cases(no_undo, ex, ex.cases(0), load_expected(ex.notebook, ex.function)).passed
+
+
+# ---------------------------------------------------------------- 07.3 edge_energy
 
 def reference_edge_energy(images):
     """Fleuret's h(x) with scipy and numpy: zero-padded 5x5 blur, then 2x2 block means of the zero-padded image."""
@@ -121,7 +203,7 @@ def test_edge_energy_is_quadratic_and_differentiable(nb07):
     torch.testing.assert_close((images * grad).flatten(1).sum(1), 2 * nb07["edge_energy"](images), rtol=1e-4, atol=1e-5)
 
 
-# ---------------------------------------------------------------- 07.3 total_variation
+# ---------------------------------------------------------------- 07.4 total_variation
 
 def loop_total_variation(images, beta):
     n, c, h, w = images.shape
@@ -151,6 +233,18 @@ def test_total_variation_of_a_ramp_is_the_closed_form(nb07):
         torch.testing.assert_close(nb07["total_variation"](ramp, beta),
                                    torch.tensor([(h - 1) * (w - 1) * (a * a + b * b) ** (beta / 2)]), rtol=1e-5, atol=1e-6)
     assert nb07["total_variation"](torch.full((1, 2, 4, 4), 0.7), 1.0).item() == 0.0
+
+
+@pytest.mark.parametrize("beta", [1.0, 2.5])
+def test_total_variation_properties_the_exercise_states(nb07, beta):
+    images = torch.randn(3, 2, 6, 5, generator=torch.Generator().manual_seed(7))
+    tv = nb07["total_variation"]
+    torch.testing.assert_close(tv(images + 3.0, beta), tv(images, beta), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(tv(2.0 * images, beta), 2.0 ** beta * tv(images, beta), rtol=1e-5, atol=1e-5)
+    # The last row and column have no lower / right neighbour: changing the corner pixel changes nothing.
+    changed = images.clone()
+    changed[:, :, -1, -1] += 5.0
+    torch.testing.assert_close(tv(changed, beta), tv(images, beta))
 
 
 # ---------------------------------------------------------------- the ImageNet section, with an untrained VGG-16

@@ -40,6 +40,32 @@ def _class_model_step_cases(seed: int) -> list[Case]:
     ]
 
 
+def _regularized_ascent_cases(seed: int) -> list[Case]:
+    from course_utils.models import load_model
+
+    g = _generator(seed)
+    lenet, shapes_cnn = load_model("lenet-mnist", device="cpu"), load_model("shapes-cnn", device="cpu")
+    n_steps = int(torch.randint(4, 7, (), generator=g))
+    return [
+        Case(f"LeNet, 3 black images, {n_steps} plain steps, no prior (a loop of class_model_step)",
+             {"model": lenet, "target": torch.randint(0, 10, (3,), generator=g), "start": torch.zeros(3, 1, 28, 28),
+              "n_steps": n_steps, "lr": round(uniform(0.05, 0.2, g), 3)}),
+        Case("LeNet, 2 noise images, weight decay and jitter (roll, step, roll back)",
+             {"model": lenet, "target": torch.randint(0, 10, (2,), generator=g), "start": 0.1 * torch.randn(2, 1, 28, 28, generator=g),
+              "n_steps": 5, "lr": 0.1, "weight_decay": round(uniform(0.05, 0.2, g), 3),
+              "shifts": torch.randint(-2, 3, (5, 2), generator=g)}),
+        Case("LeNet, 2 black images, blur every 2 steps and clipping of small-norm pixels (50th percentile)",
+             {"model": lenet, "target": torch.randint(0, 10, (2,), generator=g), "start": torch.zeros(2, 1, 28, 28),
+              "n_steps": 4, "lr": 0.1, "blur_every": 2, "norm_percent": 50}),
+        Case("shapes CNN, 2 grey noise images, clipping of small-contribution pixels (30th percentile) and jitter",
+             {"model": shapes_cnn, "target": torch.randint(0, 8, (2,), generator=g),
+              "start": 0.5 + 0.1 * torch.randn(2, 3, 64, 64, generator=g), "n_steps": 3, "lr": 0.05,
+              "shifts": torch.randint(-3, 4, (3, 2), generator=g), "contribution_percent": 30}),
+        Case("zero steps: the start itself", {"model": lenet, "target": torch.tensor([4]), "start": torch.rand(1, 1, 28, 28, generator=g),
+                                              "n_steps": 0, "lr": 0.1}),
+    ]
+
+
 def _edge_energy_cases(seed: int) -> list[Case]:
     from course_utils.shapes import load_shapes
 
@@ -78,8 +104,12 @@ EXERCISES = [
     Exercise("07_activation_maximization", "07.1", "class_model_step", "(model, images, target, weight_decay, lr)", 2,
              _class_model_step_cases, rtol=1e-4,
              description="one gradient-ascent step on S_c(x) - weight_decay * ||x||^2 (Simonyan et al. 2014)"),
-    Exercise("07_activation_maximization", "07.2", "edge_energy", "(images)", 3, _edge_energy_cases, rtol=1e-5,
+    Exercise("07_activation_maximization", "07.2", "regularized_ascent",
+             "(model, target, start, n_steps, lr, weight_decay=0.0, shifts=None, blur_every=0, norm_percent=0, "
+             "contribution_percent=0)", 3, _regularized_ascent_cases, rtol=1e-3,
+             description="Yosinski et al.'s regularized ascent: plain gradient steps with decay, jitter and undo, blur, clipping"),
+    Exercise("07_activation_maximization", "07.3", "edge_energy", "(images)", 3, _edge_energy_cases, rtol=1e-5,
              description="Fleuret's multi-scale edge energy: high-pass energy summed over a pyramid of 2x downscales"),
-    Exercise("07_activation_maximization", "07.3", "total_variation", "(images, beta)", 2, _total_variation_cases,
+    Exercise("07_activation_maximization", "07.4", "total_variation", "(images, beta)", 2, _total_variation_cases,
              rtol=1e-5, description="the total variation R_V^beta of Mahendran & Vedaldi (2015), one value per image"),
 ]
