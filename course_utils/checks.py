@@ -21,8 +21,8 @@ import torch
 from .exercises import Exercise, get_exercise
 from .paths import data_dir
 
-__all__ = ["check", "CheckResult", "ExerciseCheckFailed", "compare_output", "encode_output",
-           "expected_path", "load_expected", "save_expected"]
+__all__ = ["check", "check_hidden", "CheckResult", "ExerciseCheckFailed", "compare_output", "encode_output",
+           "expected_path", "hide_expected", "load_expected", "save_expected", "HIDDEN_TESTS_ENV"]
 
 _ABS_FLOOR = 1e-7  # differences below this count as round-off, whatever the relative error
 
@@ -118,24 +118,26 @@ def encode_output(value: Any) -> list[tuple[str, np.ndarray]]:
     return encoded
 
 
-def save_expected(notebook: str, outputs: dict[str, list[list[tuple[str, np.ndarray]]]]) -> Path:
-    """Write ``{function: [case outputs]}`` to ``expected_path(notebook)`` as a plain ``.npz`` (no pickles)."""
-    arrays = {}
+def save_expected(notebook: str, outputs: dict[str, list[list[tuple[str, np.ndarray]]]], path: Path | None = None,
+                  extra: dict[str, np.ndarray] | None = None) -> Path:
+    """Write ``{function: [case outputs]}`` to ``path`` (default ``expected_path(notebook)``) as a plain ``.npz`` (no
+    pickles), with the arrays of ``extra`` beside them (the hidden tests' seeds, say)."""
+    arrays = dict(extra or {})
     for function, cases in outputs.items():
         arrays[f"{function}/n_cases"] = np.asarray(len(cases))
         for i, encoded in enumerate(cases):
             arrays[f"{function}/{i}/kinds"] = np.asarray([kind for kind, _ in encoded], dtype=str)
             for j, (_, array) in enumerate(encoded):
                 arrays[f"{function}/{i}/{j}"] = array
-    path = expected_path(notebook)
+    path = Path(path) if path is not None else expected_path(notebook)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(path, **arrays)
     return path
 
 
-def load_expected(notebook: str, function: str) -> list[list[tuple[str, np.ndarray]]]:
-    """Read the expected outputs of one exercise, case by case."""
-    path = expected_path(notebook)
+def load_expected(notebook: str, function: str, path: Path | None = None) -> list[list[tuple[str, np.ndarray]]]:
+    """Read the expected outputs of one exercise, case by case (from ``path``, by default ``expected_path(notebook)``)."""
+    path = Path(path) if path is not None else expected_path(notebook)
     if not path.exists():
         raise FileNotFoundError(f"The expected values for notebook {notebook} are missing ({path}): "
                                 f"restore data/expected/ from the course's bundle (in its repository: `git checkout data/expected`).")
@@ -338,3 +340,51 @@ def check(func: Callable, exercise: str | None = None, *, quiet: bool = False) -
         return result
     error.exercise_id = ex.id  # course_utils.unfinished shows one line naming it, under the report
     raise error
+
+
+# ---------------------------------------------------------------------------- hidden tests (nbgrader)
+
+HIDDEN_TESTS_ENV = "COURSE_HIDDEN_TESTS"  # the folder of <notebook>.npz hidden tests; set by the nbgrader course's config
+
+
+def hide_expected(message: str) -> str:
+    """A hidden case's message without the expected values (what ``instructor.run.hide`` does to the grader's)."""
+    message = re.sub(r", expected (\([^()]*\)|[^,()]*)", "", message)
+    return re.sub(r" \(largest difference at [^)]*\)| \(got [^)]*\)", "", message)
+
+
+def check_hidden(func: Callable, exercise: str, *, quiet: bool = False) -> CheckResult:
+    """The hidden tests of one exercise, as nbgrader's autograder runs them (a ``### BEGIN HIDDEN TESTS`` region).
+
+    The cases are the registry's for the seeds stored in ``$COURSE_HIDDEN_TESTS/<notebook>.npz`` (written
+    by ``python -m instructor.nbgrader`` beside the course, never released), compared with the solution's
+    outputs stored there: the grader's hidden cases (``instructor.grade``), same engine and tolerance as
+    ``check``. Prints the report without the expected values; raises as ``check`` does.
+    """
+    import os
+
+    ex = get_exercise(exercise)
+    folder = os.environ.get(HIDDEN_TESTS_ENV)
+    if not folder:
+        raise RuntimeError(f"The hidden tests of {ex.id} run when grading, with the nbgrader course's nbgrader_config.py "
+                           f"(it sets {HIDDEN_TESTS_ENV}); run `nbgrader autograde` from the course's folder.")
+    path = Path(folder) / f"{ex.notebook}.npz"
+    if not path.is_file():
+        raise FileNotFoundError(f"The hidden tests of {ex.notebook} are missing ({path}): rebuild the course with "
+                                f"`make nbgrader`.")
+    with np.load(path, allow_pickle=False) as data:
+        seeds = [int(s) for s in data["seeds"]]
+    cases = [case for seed in seeds for case in ex.cases(seed)]
+    result = run_cases(func, ex, cases, load_expected(ex.notebook, ex.function, path))
+    for case in result.cases:
+        case.name = "hidden test: " + case.name
+        if not case.passed:
+            case.message = hide_expected(case.message)
+    if not quiet:
+        print(result.report())
+    if result.status == "not implemented":
+        raise NotImplementedError(f"Exercise {ex.id} `{ex.function}` is not written yet.")
+    if not result.passed:
+        raise ExerciseCheckFailed(f"Exercise {ex.id} `{ex.function}` fails a hidden test: "
+                                  f"{next(c.message for c in result.cases if not c.passed)}")
+    return result

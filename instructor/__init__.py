@@ -6,6 +6,8 @@
 ``train``     ``make models``: the shipped networks retrained from scratch
 ``release``   ``make release``: the student bundle
 ``grade``     ``make grade``: the autograder (with ``run``, ``jail`` and ``sandbox``)
+``nbgrader``  ``make nbgrader``: an nbgrader course directory from the solutions
+``hub``       the JupyterHub's spawn hook (config/jupyterhub/): the student notebooks into each home
 
 ``course_utils`` is what students import; nothing in it imports this package.
 """
