@@ -143,3 +143,22 @@ def test_the_table_shortens_long_details_and_gives_them_in_full_below():
     assert "total: 2/5 points; 1 passed, 1 wrong, 1 not done (3 exercises in 1 notebook)" in table
     assert f"  {NB}: cell 24 raised NameError" in table
     assert Timeouts().step < Timeouts().notebook
+
+
+def test_the_readme_table_of_exercises_says_what_the_registry_says():
+    # Rows of the notebooks whose exercises are settled here; 07-10 gain theirs in their own issues (their rows are
+    # checked by the same rule once those land: add them to OWNED below).
+    import re
+
+    from course_utils.exercises import exercises_for
+    from course_utils.paths import data_dir
+
+    OWNED = ("01_filters", "02_activations", "03_tsne", "04_occlusion", "05_saliency", "06_guided_backprop", "11_rnn_parity")
+    readme = (data_dir().parent / "README.md").read_text()
+    for notebook in OWNED:
+        exercises = exercises_for(notebook)
+        row = (f"| {notebook} | " + ", ".join(f"{e.id} `{e.function}` ({e.points})" for e in exercises)
+               + f" | {sum(e.points for e in exercises)} |")
+        assert row in readme, f"README's table of exercises should have the row:\n{row}"
+        assert len(exercises) >= 3 and 5 <= sum(e.points for e in exercises) <= 10, notebook
+    assert re.search(r"\| notebook \| exercises \(points\) \| points \|", readme)

@@ -157,3 +157,41 @@ def test_knn_accuracy_extremes_and_ties(nb03):
     # point 10 hears (0, 1) -> 0, right. Ties going to the larger label would score 2 of 4 instead.
     tie = torch.tensor([[0.0], [1.0], [-1.5], [10.0]])
     assert knn_accuracy(tie, torch.tensor([1, 0, 1, 0]), 2) == 0.25 == loop_knn_accuracy(tie, torch.tensor([1, 0, 1, 0]), 2)
+
+
+# ---------------------------------------------------------------- 03.3 tsne_gradient, against autograd
+
+def _kl(joint, Y):
+    kernel = 1.0 / (1.0 + torch.cdist(Y, Y) ** 2)
+    kernel = kernel * (1 - torch.eye(len(Y), dtype=Y.dtype))
+    Q = kernel / kernel.sum()
+    off = ~torch.eye(len(Y), dtype=torch.bool)
+    return (joint[off] * torch.log(joint[off] / Q[off])).sum()
+
+
+@pytest.mark.parametrize("seed, n, d, scale", [(0, 7, 2, 1.0), (1, 30, 2, 1e-2), (2, 20, 3, 30.0)])
+def test_tsne_gradient_equals_autograd_of_the_kl_divergence(nb03, seed, n, d, scale):
+    g = torch.Generator().manual_seed(seed)
+    conditional = nb03["conditional_affinities"](squared_distances(torch.randn(n, 5, generator=g, dtype=torch.float64)), 3.0)
+    joint = (conditional + conditional.T) / (2 * n)
+    Y = (scale * torch.randn(n, d, generator=g, dtype=torch.float64)).requires_grad_(True)
+    (reference,) = torch.autograd.grad(_kl(joint, Y), Y)
+    torch.testing.assert_close(nb03["tsne_gradient"](joint, Y.detach()), reference, rtol=1e-9, atol=1e-14)
+
+
+def test_tsne_gradient_check_passes_and_catches_a_per_row_normalization(nb03):
+    from course_utils import check
+    from course_utils.checks import load_expected, run_cases
+    from course_utils.exercises import get_exercise
+
+    assert check(nb03["tsne_gradient"], quiet=True).passed
+
+    def per_row(P, Y):          # q normalized per row instead of over all pairs: a classic slip
+        differences = Y[:, None, :] - Y[None, :, :]
+        kernel = (1.0 / (1.0 + (differences ** 2).sum(dim=2))) * (1 - torch.eye(len(Y), dtype=Y.dtype))
+        Q = kernel / kernel.sum(dim=1, keepdim=True)
+        return 4 * (((P - Q) * kernel)[:, :, None] * differences).sum(dim=1)
+
+    ex = get_exercise("03.3")
+    result = run_cases(per_row, ex, ex.cases(0), load_expected(ex.notebook, ex.function))
+    assert not result.passed and "hint: " in result.cases[0].message

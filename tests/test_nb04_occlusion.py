@@ -99,3 +99,57 @@ def test_check_catches_a_wrong_map(occlusion_map):
     ex = get_exercise("04.1")
     result = run_cases(occlusion_map_wrong, ex, ex.cases(0), load_expected(ex.notebook, ex.function))
     assert not result.passed and "relative error" in result.cases[0].message
+
+
+# ---------------------------------------------------------------- 04.2 occlusion_cost, 04.3 per_pixel_average
+
+@pytest.fixture(scope="module")
+def nb04():
+    import contextlib
+    import io
+
+    from instructor.expected import solution_functions
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        return solution_functions("04_occlusion")
+
+
+@pytest.mark.parametrize("height, width, patch_size, stride, batch_size",
+                         [(28, 28, 8, 2, 16), (64, 64, 16, 6, 32), (10, 13, 3, 2, 5), (32, 32, 4, 10, 1000), (16, 16, 16, 5, 8)])
+def test_occlusion_cost_counts_what_a_plain_enumeration_finds(nb04, height, width, patch_size, stride, batch_size):
+    corners = [(top, left) for top in range(0, height, stride) for left in range(0, width, stride)
+               if top + patch_size <= height and left + patch_size <= width]
+    batches = len([start for start in range(0, len(corners), batch_size)])
+    assert nb04["occlusion_cost"](height, width, patch_size, stride, batch_size) == (len(corners), batches)
+
+
+def test_occlusion_cost_is_what_occlusion_map_spends(nb04):
+    model = tiny_model()
+    calls = []
+    counted = lambda images: calls.append(len(images)) or model(images)      # noqa: E731
+    inputs, target = torch.rand(1, 3, 11, 14, generator=torch.Generator().manual_seed(1)), torch.tensor([2])
+    nb04["occlusion_map"](counted, inputs, target, patch_size=3, stride=2, batch_size=7)
+    positions, batches = nb04["occlusion_cost"](11, 14, 3, 2, 7)
+    assert sum(calls) == positions + 1 and len(calls) == batches + 1
+
+
+def test_per_pixel_average_equals_a_pixel_by_pixel_mean(nb04):
+    g = torch.Generator().manual_seed(2)
+    for patch_size, stride, size in [(8, 2, 28), (8, 3, 28), (5, 5, 20), (4, 7, 20)]:
+        side = (size - patch_size) // stride + 1
+        maps = torch.randn(2, side, side, generator=g, dtype=torch.float64)
+        averaged, count = nb04["per_pixel_average"](maps, patch_size, stride, size)
+        for u in range(size):
+            for v in range(size):
+                covering = [(r, c) for r in range(side) for c in range(side)
+                            if r * stride <= u < r * stride + patch_size and c * stride <= v < c * stride + patch_size]
+                assert count[u, v] == len(covering)
+                expected = (torch.stack([maps[:, r, c] for r, c in covering]).mean(dim=0) if covering
+                            else torch.zeros(2, dtype=maps.dtype))
+                torch.testing.assert_close(averaged[:, u, v], expected)
+
+
+def test_new_exercises_pass_their_checks(nb04):
+    from course_utils import check
+
+    assert check(nb04["occlusion_cost"], quiet=True).passed and check(nb04["per_pixel_average"], quiet=True).passed

@@ -90,9 +90,44 @@ def _knn_accuracy_cases(seed: int) -> list[Case]:
     ]
 
 
+# ---------------------------------------------------------------- 03.3 tsne_gradient
+
+def _joint(points: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """A valid joint P for ``points``: symmetric, zero diagonal, summing to 1 (a Gaussian kernel, random widths)."""
+    n = len(points)
+    widths = 0.5 + torch.rand(n, 1, generator=g, dtype=points.dtype)
+    conditional = torch.softmax((-_squared_distances(points) / widths).fill_diagonal_(-float("inf")), dim=1)
+    return (conditional + conditional.T) / (2 * n)
+
+
+def _tsne_gradient_cases(seed: int) -> list[Case]:
+    g = _generator(seed + 300)
+    n1 = 3 if seed == 0 else int(torch.randint(3, 6, (), generator=g))
+    x1 = torch.randn(n1, 4, generator=g, dtype=torch.float64)
+    p1 = _joint(x1, g)
+    y1 = torch.randn(n1, 2, generator=g, dtype=torch.float64)
+    x2 = torch.randn(40, 10, generator=g, dtype=torch.float64)
+    y2 = 1e-2 * torch.randn(40, 2, generator=g, dtype=torch.float64)
+    x3 = torch.randn(25, 6, generator=g, dtype=torch.float64)
+    y3 = 20 * torch.randn(25, 2, generator=g, dtype=torch.float64)
+    p4 = _joint(torch.randn(12, 3, generator=g, dtype=torch.float64), g)
+    return [
+        Case(f"{n1} points, P from their 4-D neighbours, a random 2-D map", {"P": p1, "Y": y1},
+             hint="the sums run over every j, and q_ij is normalized by the sum over all pairs k != l, not per row"),
+        Case("40 points, a map started as t-SNE starts it (tiny random Y)", {"P": _joint(x2, g), "Y": y2}),
+        Case("25 points, a spread-out map (large distances: the heavy tail)", {"P": _joint(x3, g), "Y": y3},
+             hint="right for small maps, wrong for spread ones? keep the factor (1 + ||y_i - y_j||^2)^-1 in each term"),
+        Case("12 points in a 3-D map (the formula holds in any dimension)",
+             {"P": p4, "Y": torch.randn(12, 3, generator=g, dtype=torch.float64)},
+             hint="work with Y's own number of columns, not a fixed 2"),
+    ]
+
+
 EXERCISES = [
     Exercise("03_tsne", "03.1", "conditional_affinities", "(distances, perplexity)", 3, _conditional_affinities_cases,
              rtol=1e-4, description="t-SNE's p_{j|i}, each row's bandwidth found by binary search on the perplexity"),
     Exercise("03_tsne", "03.2", "knn_accuracy", "(embedding, labels, k)", 2, _knn_accuracy_cases,
              rtol=1e-9, description="leave-one-out accuracy of a k-nearest-neighbour majority vote"),
+    Exercise("03_tsne", "03.3", "tsne_gradient", "(P, Y)", 3, _tsne_gradient_cases,
+             rtol=1e-8, description="the gradient of KL(P || Q) with respect to the map's points, t-SNE's update"),
 ]

@@ -49,9 +49,56 @@ def _occlusion_map_cases(seed: int) -> list[Case]:
     ]
 
 
+def _occlusion_cost_cases(seed: int) -> list[Case]:
+    g = _generator(seed + 200)
+    if seed == 0:
+        lenet, shapes, odd = (28, 28, 8, 2, 16), (64, 64, 16, 6, 32), (10, 13, 3, 2, 5)
+    else:
+        side = int(torch.randint(20, 40, (), generator=g))
+        lenet, shapes, odd = (side, side, 7, 3, 13), (64, 48, 12, 5, 20), (11, 17, 4, 3, 6)
+    return [
+        Case(f"a {lenet[0]}x{lenet[1]} digit, {lenet[2]}x{lenet[2]} patches, stride {lenet[3]}, batches of {lenet[4]}",
+             dict(zip(("height", "width", "patch_size", "stride", "batch_size"), lenet))),
+        Case(f"a {shapes[0]}x{shapes[1]} image, {shapes[2]}x{shapes[2]} patches, stride {shapes[3]} (does not divide "
+             f"{shapes[0] - shapes[2]}), batches of {shapes[4]}", dict(zip(("height", "width", "patch_size", "stride", "batch_size"), shapes)),
+             hint="a position counts only if its patch lies inside the image: floor((H - p) / s) + 1 per side"),
+        Case(f"a non-square {odd[0]}x{odd[1]} image, {odd[2]}x{odd[2]} patches, stride {odd[3]}, batches of {odd[4]}",
+             dict(zip(("height", "width", "patch_size", "stride", "batch_size"), odd)),
+             hint="rows come from the height and columns from the width"),
+        Case("stride larger than the patch (gaps), one batch for everything",
+             {"height": 32, "width": 32, "patch_size": 4, "stride": 10, "batch_size": 1000},
+             hint="the last batch may be short, and one batch can hold all positions: ceil(P / batch_size)"),
+        Case("the patch as large as the image: one position", {"height": 16, "width": 16, "patch_size": 16, "stride": 5,
+                                                                "batch_size": 8}),
+    ]
+
+
+def _per_pixel_average_cases(seed: int) -> list[Case]:
+    g = _generator(seed + 300)
+    n = 2 if seed == 0 else 3
+    return [
+        Case(f"{n} maps of 11x11 positions, 8x8 patches, stride 2, on 28x28 images (every pixel covered)",
+             {"maps": torch.randn(n, 11, 11, generator=g), "patch_size": 8, "stride": 2, "size": 28}),
+        Case("7x7 positions, 8x8 patches, stride 3, 28x28: the last rows and columns covered by no patch (0 there)",
+             {"maps": torch.randn(n, 7, 7, generator=g), "patch_size": 8, "stride": 3, "size": 28},
+             hint="where no patch covers a pixel, divide by 1 (not 0) so that the map is 0 and the count 0 there"),
+        Case("9x9 positions, 16x16 patches, stride 6, 64x64 (overlapping patches)",
+             {"maps": torch.rand(1, 9, 9, generator=g), "patch_size": 16, "stride": 6, "size": 64},
+             hint="each pixel gets the *mean* of the drops of the patches covering it: sum them, count them, divide"),
+        Case("stride equal to the patch: 4x4 tiles of 5x5 on a 20x20 image (each pixel in one patch)",
+             {"maps": torch.arange(16.0).reshape(1, 4, 4), "patch_size": 5, "stride": 5, "size": 20}),
+    ]
+
+
 EXERCISES = [
     Exercise("04_occlusion", "04.1", "occlusion_map",
              '(model, inputs, target, patch_size=8, stride=4, fill="zero", batch_size=None)', 3,
              _occlusion_map_cases, rtol=1e-4,
              description="the drop of the target's probability when each patch is hidden, in batches of occluded images"),
+    Exercise("04_occlusion", "04.2", "occlusion_cost", "(height, width, patch_size, stride, batch_size)", 2,
+             _occlusion_cost_cases, rtol=0,
+             description="patch positions per image and the forward passes that classify them in batches"),
+    Exercise("04_occlusion", "04.3", "per_pixel_average", "(maps, patch_size, stride, size)", 3,
+             _per_pixel_average_cases, rtol=1e-5,
+             description="a per-position occlusion map spread over the pixels as Captum reports it (mean over covering patches)"),
 ]
