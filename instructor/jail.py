@@ -181,6 +181,18 @@ def _others_can_reach(path: str) -> bool:
         return False
 
 
+_HELP: dict[str, str] = {}
+
+
+def _bwrap_supports(bwrap: str, option: str) -> bool:
+    if bwrap not in _HELP:
+        try:
+            _HELP[bwrap] = subprocess.run([bwrap, "--help"], capture_output=True, text=True, timeout=30).stdout
+        except (OSError, subprocess.SubprocessError):
+            _HELP[bwrap] = ""
+    return f"{option} " in _HELP[bwrap]
+
+
 class Sandbox:
     """One start of ``bwrap``: its command line (``argv``), the file descriptors it must inherit
     (``fds``, for ``pass_fds``), and ``enter()``, which the child calls last before it runs ``bwrap``
@@ -219,8 +231,10 @@ class Sandbox:
 
     def _command(self, python, script, student_side, work_mb, extra_ro, shm_mb, argv) -> list[str]:
         bwrap = shutil.which("bwrap") or "bwrap"
-        args = [bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
+        args = [bwrap, "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session",
                 "--cap-drop", "ALL", "--hostname", "sandbox"]
+        if _bwrap_supports(bwrap, "--disable-userns"):  # bubblewrap 0.8; the seccomp filter refuses unshare anyway
+            args.append("--disable-userns")
         args += ["--size", str(work_mb * 1024 * 1024), "--tmpfs", WORK, "--symlink", WORK, "/tmp"]
         args += _system_mounts()
         base = os.path.realpath(sys.base_prefix)

@@ -355,12 +355,13 @@ def run_sandbox(job: dict, limits: Limits, deadline: float, python: str = sys.ex
     ``{"why": "never-started", "detail": <the last line bwrap or Python wrote on stderr>}``.
     """
     base = tempfile.mkdtemp(prefix="grade-")
-    student_side = prepare_student_side()
+    student_side = None
     box = None
     groups = None
     proc = None
     err = None
     try:
+        student_side = prepare_student_side()
         cpu_s = int(max(5, deadline - time.monotonic())) + 5
         if isolated:
             extra = tuple(p for p in [os.environ.get("TORCH_HOME")] if p)
@@ -500,7 +501,8 @@ def run_sandbox(job: dict, limits: Limits, deadline: float, python: str = sys.ex
                 reader.join(0.01)
         if err is not None:
             err.close()
-        remove_student_side(student_side)
+        if student_side is not None:
+            remove_student_side(student_side)
         shutil.rmtree(base, ignore_errors=True)
 
 
