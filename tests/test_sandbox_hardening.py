@@ -208,6 +208,34 @@ def test_a_huge_cell_is_neither_parsed_by_the_grader_nor_run(tmp_path, monkeypat
 
 
 @needs_bwrap
+@needs_memory_group
+def test_a_huge_constants_cell_does_not_take_the_grader_down_under_a_memory_limit(tmp_path):
+    # An 8 MB cell of constants: its AST alone took the grader from 0.9 GB to 4.6 GB before. Here the whole
+    # run (the grader and its sandboxes) is held to 2.5 GB; it ends with the CSV, full marks and a note.
+    import uuid
+    nb = nbformat.read(REPO / "solutions" / f"{BASE}.ipynb", as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("HUGE = [" + "1, " * 2_800_000 + "]\n"))
+    (tmp_path / "subs" / "ann").mkdir(parents=True)
+    nbformat.write(nb, tmp_path / "subs" / "ann" / f"{BASE}.ipynb")
+    base, version = jail.cgroup_folders()["memory"]
+    group = base / f"grade-test-{uuid.uuid4().hex[:12]}"
+    group.mkdir()
+    try:
+        (group / ("memory.limit_in_bytes" if version == 1 else "memory.max")).write_text(str(2500 << 20))
+        run = subprocess.run([sys.executable, "-m", "instructor.grade", str(tmp_path / "subs"), "--out",
+                              str(tmp_path / "g.csv"), "--seeds", "1,2"], cwd=REPO, capture_output=True, text=True,
+                             timeout=600, preexec_fn=lambda: (group / "cgroup.procs").write_text(str(os.getpid())))
+    finally:
+        for pid in (group / "cgroup.procs").read_text().split():
+            os.kill(int(pid), signal.SIGKILL)
+        time.sleep(0.2)
+        group.rmdir()
+    assert run.returncode == 0, run.stderr[-2000:]
+    row = next(csv.DictReader((tmp_path / "g.csv").open(encoding="utf-8")))
+    assert int(row["total"]) == int(row["max"]) and "is larger than 256 KB" in row["notes"], row
+
+
+@needs_bwrap
 def test_an_event_line_is_capped_far_below_the_array_payloads():
     flood = "import os\nfor fd in range(3, 16):\n    try:\n        os.write(fd, b'{\"event\": ' + b'1' * (2 << 20))\n    except OSError:\n        pass\nimport time\ntime.sleep(5)\n"
     events, _ = _cell(flood, Limits(notebook_s=60, setup_s=60, exercise_s=20, event_kb=1024, message_mb=64))
