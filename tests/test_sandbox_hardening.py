@@ -427,3 +427,15 @@ def _sandboxes_of(pid: int) -> list[int]:
             if parent == pid and args and args[0].endswith(b"bwrap"):
                 found.append(int(entry))
     return found
+
+
+def test_without_control_groups_the_run_says_so_in_one_line(tmp_path, monkeypatch, capsys):
+    import instructor.grade as core
+    monkeypatch.setattr(core, "grade_all", lambda *args, **kwargs: ([NotebookGrade("ann", BASE)], []))
+    monkeypatch.setattr(jail, "unavailable", lambda python=None: None)
+    monkeypatch.setattr(jail, "cgroup_folders", lambda: {})
+    (tmp_path / "subs").mkdir()
+    assert core.main([str(tmp_path / "subs"), "--out", str(tmp_path / "g.csv")]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "no pids, memory, cpu control group per notebook" in warnings[0], warnings
+    assert "memory is capped per process" in warnings[0] and "without a quota" in warnings[0]
