@@ -107,7 +107,8 @@ def toggle_buttons(description: str, options: Sequence, value: Any = None) -> wi
                                  description=description, style=_STYLE)
 
 
-def interactive_plot(draw: Callable[..., Any], **controls: widgets.ValueWidget) -> widgets.VBox:
+def interactive_plot(draw: Callable[..., Any], notes_states: Sequence[dict] | None = None,
+                     **controls: widgets.ValueWidget) -> widgets.VBox:
     """Wire controls to a drawing function and return the widget to display.
 
     ``draw`` is called once straight away and again each time a control changes, with every
@@ -116,6 +117,10 @@ def interactive_plot(draw: Callable[..., Any], **controls: widgets.ValueWidget) 
 
     Args:
         draw: a plain function ``draw(**values)``; its return value is ignored.
+        notes_states: the settings the text discusses, 2 to 6 dicts of control values (the others at their
+            defaults), e.g. ``[{"rule": "deconvnet"}, {"rule": "guided"}]``. On a static page (the notes) the
+            widget is drawn at each of them, as one sheet of panels titled with their values, instead of
+            only at the defaults; in JupyterLab they change nothing.
         **controls: keyword name -> widget, e.g. ``channel=int_slider("channel", 0, 15)``.
 
     Returns:
@@ -130,8 +135,9 @@ def interactive_plot(draw: Callable[..., Any], **controls: widgets.ValueWidget) 
         if not isinstance(control, widgets.ValueWidget):
             raise TypeError(f"Control {name!r} must be an ipywidgets control with a value (a slider, dropdown, ...), "
                             f"got {type(control).__name__}.")
+    states = _check_states(notes_states, controls)
     if os.environ.get(STATIC_ENV) == "1":
-        return _draw_static(draw, controls)
+        return _draw_static(draw, controls, states)
     _freeze_long_lived_objects()
     output = widgets.Output()
 
@@ -226,9 +232,54 @@ def _value_label(control: widgets.ValueWidget) -> str:
     return str(label if label else control.value)  # a selection slider's label is '' until it moves
 
 
-def _draw_static(draw, controls):
-    values = ", ".join(f"{c.description or name} = {_value_label(c)}" for name, c in controls.items())
-    display(Markdown(f"*Interactive in JupyterLab; drawn here for* {values}."))
-    draw(**{name: control.value for name, control in controls.items()})
+def _check_states(states, controls) -> list[dict]:
+    if states is None:
+        return []
+    states = list(states)
+    if not 2 <= len(states) <= 6:
+        raise ValueError(f"notes_states holds the 2 to 6 settings the text discusses; got {len(states)}.")
+    for state in states:
+        unknown = set(state) - set(controls) if isinstance(state, dict) else None
+        if unknown is None or unknown:
+            raise ValueError(f"Each of notes_states is a dict of control values, keyed by the controls' names "
+                             f"({', '.join(controls)}); got {state!r}.")
+    return states
+
+
+def _label_of(control: widgets.ValueWidget, value) -> str:
+    for option in getattr(control, "options", ()):
+        if isinstance(option, tuple) and len(option) == 2 and option[1] == value:
+            return str(option[0])
+    return str(value)
+
+
+def _draw_static(draw, controls, states=()):
+    if not states:
+        values = ", ".join(f"{c.description or name} = {_value_label(c)}" for name, c in controls.items())
+        display(Markdown(f"*Interactive in JupyterLab; drawn here for* {values}."))
+        draw(**{name: control.value for name, control in controls.items()})
+        plt.show()
+        return _StaticControls(dict(controls))
+    # A small-multiples sheet: each state drawn as in JupyterLab, its figures rendered, then tiled with their values.
+    from .plotting import show_images
+
+    panels, titles = [], []
+    for state in states:
+        values = {name: control.value for name, control in controls.items()} | dict(state)
+        before = set(plt.get_fignums())
+        draw(**values)
+        label = ", ".join(f"{controls[name].description or name} = {_label_of(controls[name], values[name])}" for name in state)
+        for number in [n for n in plt.get_fignums() if n not in before]:
+            figure = plt.figure(number)
+            figure.canvas.draw()
+            panels.append(np.asarray(figure.canvas.buffer_rgba())[..., :3].astype(np.float32) / 255)
+            titles.append(label)
+            plt.close(figure)
+    others = [f"{c.description or name} = {_value_label(c)}" for name, c in controls.items()
+              if not any(name in state for state in states)]
+    display(Markdown(f"*Interactive in JupyterLab; drawn here for the {len(states)} settings the text discusses*"
+                     + (f" (and {', '.join(others)})." if others else ".")))
+    ncols = 1 if max(p.shape[1] / p.shape[0] for p in panels) > 2.2 else 2
+    show_images(panels, titles=titles, ncols=min(ncols, len(panels)), size=7.0 if ncols == 1 else 5.5, title_size=11)
     plt.show()
     return _StaticControls(dict(controls))

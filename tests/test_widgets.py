@@ -111,3 +111,36 @@ def test_no_garbage_collection_while_a_redraw_draws_and_the_kernel_state_is_froz
     except ZeroDivisionError:
         pass
     assert seen[-1] is False and gc.isenabled()
+
+
+def test_static_pages_draw_the_states_the_text_discusses_as_one_sheet(monkeypatch):
+    """`make notes` with notes_states: one sheet, one panel per state, each titled with its values (issue 29)."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    shown, sheets = [], []
+    monkeypatch.setenv("COURSE_STATIC_WIDGETS", "1")
+    monkeypatch.setattr("course_utils.widgets.display", lambda obj: shown.append(obj))
+    monkeypatch.setattr(plt, "show", lambda *a, **k: sheets.extend(plt.figure(n) for n in plt.get_fignums()))
+    calls = []
+
+    def draw(layer, channel):
+        calls.append((layer, channel))
+        fig, ax = plt.subplots(figsize=(2, 2))
+        ax.imshow([[channel, 0], [0, 1]])
+
+    interactive_plot(draw, notes_states=[{"layer": "conv2"}, {"layer": "conv2", "channel": 9}, {"channel": 0}],
+                     layer=dropdown("layer", [("first conv", "conv1"), ("second", "conv2")]),
+                     channel=int_slider("channel", 0, 15, value=3))
+    assert calls == [("conv2", 3), ("conv2", 9), ("conv1", 0)]
+    assert len(sheets) == 1, "the states are drawn as one sheet"
+    titles = [ax.get_title() for ax in sheets[0].axes if ax.images]
+    assert titles == ["layer = second", "layer = second, channel = 9", "channel = 0"]
+    assert "3 settings the text discusses" in shown[0].data
+    plt.close("all")
+    monkeypatch.delenv("COURSE_STATIC_WIDGETS")
+    with pytest.raises(ValueError, match="2 to 6"):
+        interactive_plot(draw, notes_states=[{"layer": "conv1"}], layer=dropdown("layer", ["conv1"]))
+    with pytest.raises(ValueError, match="keyed by the controls' names"):
+        interactive_plot(draw, notes_states=[{"depth": 1}, {"layer": "conv1"}], layer=dropdown("layer", ["conv1"]))
+    plt.close("all")
