@@ -107,6 +107,7 @@ models: $(STAMP)
 	$(PY) -m instructor.train shapes-cnn-b
 	$(PY) -m instructor.train shapes-cnn-tagged
 	$(PY) -m instructor.train lenet-mnist-robust
+	$(PY) -m instructor.train shapes-cnn-robust
 
 weights: $(STAMP)
 	$(PY) -m course_utils.imagenet fetch $(or $(MODELS),squeezenet1_1 alexnet vgg16 vgg19)

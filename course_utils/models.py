@@ -19,12 +19,13 @@ __all__ = ["LeNet", "ShapesCNN", "MODEL_NAMES", "build_model", "checkpoint_path"
 
 # "-b": a second copy of each network, same recipe, trained from another seed (an independent judge of
 # synthesized images in 07 and the target of transfer attacks in 08).
-MODEL_NAMES = ("lenet-mnist", "shapes-cnn", "lenet-mnist-b", "shapes-cnn-b", "shapes-cnn-tagged", "lenet-mnist-robust")
+MODEL_NAMES = ("lenet-mnist", "shapes-cnn", "lenet-mnist-b", "shapes-cnn-b", "shapes-cnn-tagged", "lenet-mnist-robust",
+               "shapes-cnn-robust")
 # "shapes-cnn-tagged": the shapes CNN trained on shapes that carry a corner tag coding their class (a "Clever Hans"
 # network that reads the tag, for notebook 05; see course_utils.shapes.add_tags).
 # "-robust": the same architecture trained on PGD adversarial examples (Madry et al. 2018; recipe and measured
-# robustness in data/README.md): robust to small L-infinity perturbations, with input gradients that look like
-# the objects (notebooks 07 to 10).
+# robustness in data/README.md): robust to small L-infinity perturbations (notebook 08); LeNet's input gradients
+# look like strokes (notebooks 07 to 10).
 _IMAGENET_FALLBACK = ("squeezenet1_1", "alexnet", "vgg16", "vgg19")  # if course_utils.imagenet is absent
 
 
@@ -130,7 +131,7 @@ class ShapesCNN(nn.Module):
 
 
 _ARCHITECTURES = {"lenet-mnist": LeNet, "shapes-cnn": ShapesCNN, "lenet-mnist-b": LeNet, "shapes-cnn-b": ShapesCNN,
-                  "shapes-cnn-tagged": ShapesCNN, "lenet-mnist-robust": LeNet}
+                  "shapes-cnn-tagged": ShapesCNN, "lenet-mnist-robust": LeNet, "shapes-cnn-robust": ShapesCNN}
 
 
 def build_model(name: str) -> nn.Module:
@@ -168,8 +169,8 @@ def load_model(name: str, device: str | torch.device | None = None) -> nn.Module
 
     Args:
         name: ``"lenet-mnist"`` (``LeNet`` trained on MNIST), ``"shapes-cnn"`` (``ShapesCNN``
-            trained on the shapes), another of ``MODEL_NAMES`` (``"lenet-mnist-robust"``: LeNet after PGD
-            adversarial training; the ``-b`` copies; ``"shapes-cnn-tagged"``), or an ImageNet model of ``course_utils.imagenet.IMAGENET_MODELS``
+            trained on the shapes), another of ``MODEL_NAMES`` (``"lenet-mnist-robust"``, ``"shapes-cnn-robust"``: after
+            PGD adversarial training; the ``-b`` copies; ``"shapes-cnn-tagged"``), or an ImageNet model of ``course_utils.imagenet.IMAGENET_MODELS``
             (``"squeezenet1_1"``, ``"alexnet"``, ``"vgg16"``, ``"vgg19"``), loaded by
             ``course_utils.imagenet.load_imagenet_model``.
         device: where to put the model; ``None`` uses ``get_device()``.

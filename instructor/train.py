@@ -65,7 +65,7 @@ ADVERSARIAL = {
 # (a test image counts as robust only if every restart fails), at `epsilon`, on the first `n` test images.
 ROBUST_EVALUATION = {
     "lenet-mnist-robust": {"epsilon": 0.2, "steps": 40, "restarts": 3, "n": 1000},
-    "shapes-cnn-robust": {"epsilon": 16 / 255, "steps": 40, "restarts": 3, "n": 200},
+    "shapes-cnn-robust": {"epsilon": 12 / 255, "steps": 40, "restarts": 3, "n": 200},
 }
 
 
