@@ -39,6 +39,7 @@ STUDENTS = ("alice", "bob")
 HUB_START_S = 120
 SPAWN_S = 240  # log in to a running JupyterLab: the server's start, on a busy 2-core machine
 MARK = "# alice was here: her own copy"
+RESULTS = ROOT / "bench" / "results" / "hub.json"  # each student's server and kernel, peak RSS after Run All
 
 pytest.importorskip("jupyterhub", reason="jupyterhub is not installed here: `make test-hub` installs it in .venv-instructor.")
 
@@ -240,6 +241,21 @@ def test_two_students_two_servers_their_own_copies(hub, browser):
 
     found, _, _ = find_submissions(hub["state"] / "homes")
     assert set(found) == set(STUDENTS) and all(NOTEBOOK.removesuffix(".ipynb") in per for per in found.values())
+    # What each student's processes hold (a benchmark: never fails the test): the server and the kernel.
+    usage = {}
+    for pid in _our_processes(hub["state"]):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            status = Path(f"/proc/{pid}/status").read_text()
+            home = Path(os.readlink(f"/proc/{pid}/cwd")).relative_to(hub["state"] / "homes").parts[0]
+        except (OSError, ValueError, IndexError):
+            continue
+        kind = "server" if "jupyterhub.singleuser" in command else "kernel" if "ipykernel" in command else None
+        if kind:
+            peak = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
+            usage.setdefault(home, {})[f"{kind}_peak_rss_mib"] = round(peak / 1024)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({"notebook": NOTEBOOK, "students": usage}, indent=1) + "\n")
+    print(json.dumps({"hub": hub["url"], "notebook": NOTEBOOK, "peak RSS": usage}))
     for context in contexts.values():
         context.close()
-    print(json.dumps({"hub": hub["url"], "students": list(STUDENTS), "notebook": NOTEBOOK}))

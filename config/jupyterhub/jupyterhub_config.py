@@ -61,10 +61,13 @@ c.Spawner.environment = {
 }
 c.Spawner.start_timeout = 120  # a cold start imports torch: tens of seconds on a busy machine
 c.Spawner.http_timeout = 120
-# Measured on our notebooks (README): the heaviest peaks under 2 GiB; LocalProcessSpawner does not enforce these,
-# KubeSpawner (Zero to JupyterHub) does: singleuser.memory.guarantee / limit in the Helm values.
-c.Spawner.mem_guarantee = "1G"
-c.Spawner.mem_limit = "3G"
+# Sized from bench/results/kernel_resources.json and hub.json (README): the heaviest notebook's kernel peaks at about
+# 2.0 GiB (02_activations), the server beside it is small. LocalProcessSpawner does not enforce these; KubeSpawner
+# (Zero to JupyterHub: singleuser.memory / singleuser.cpu in the Helm values) and systemdspawner do.
+c.Spawner.mem_guarantee = "2.5G"
+c.Spawner.mem_limit = "4G"
+c.Spawner.cpu_guarantee = 0.5
+c.Spawner.cpu_limit = 1.0
 
 
 def place_workbook(spawner):
