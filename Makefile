@@ -151,7 +151,8 @@ $(ISTAMP): $(STAMP) pyproject.toml $(wildcard $(LOCK))
 	  > "$$($(IPY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/_workbook_venv.pth"
 	$(IPY) -m pip install --quiet --disable-pip-version-check $$(cat $(VENV)/.constraints) \
 	  $$($(PY) -c 'import tomllib; print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["instructor"]))')
-	$(PY) -m ipykernel install --prefix $(abspath $(IVENV)) --name $(KERNEL) --display-name "Python (Optimizing the Input)" --log-level=ERROR
+	@$(PY) -m ipykernel install --prefix $(abspath $(IVENV)) --name $(KERNEL) --display-name "Python (Optimizing the Input)" \
+	  >$(IVENV)/kernel-install.log 2>&1 || { cat $(IVENV)/kernel-install.log; exit 1; }
 	@command -v npm >/dev/null || [ "$$(id -u)" != 0 ] || { apt-get install -y -q nodejs npm >/dev/null 2>&1 \
 	  || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q nodejs npm >/dev/null 2>&1); } \
 	  || echo "Could not install npm with apt-get; the hub test will skip."
