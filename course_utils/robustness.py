@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
 from course_utils.batching import choose_batch_size, measuring
 from course_utils.device import progress
 
-__all__ = ["predict", "attack_in_batches", "accuracy_against_epsilon", "format_table", "perturbation_norms",
-           "quantize_8bit", "random_signs", "QueryCounter", "FixedOutside"]
+__all__ = ["predict", "attack_in_batches", "accuracy_against_epsilon", "survives_restarts", "format_table",
+           "perturbation_norms", "quantize_8bit", "random_signs", "QueryCounter", "FixedOutside", "mark_outcomes"]
 
 
 def _check_batch(inputs, what: str = "inputs") -> None:
@@ -104,6 +105,58 @@ def accuracy_against_epsilon(attack: Callable, model: nn.Module, inputs: torch.T
         if keep:
             images[epsilon] = attacked
     return (accuracies, images) if keep else accuracies
+
+
+def survives_restarts(attack: Callable, model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, restarts: int,
+                      standing: torch.Tensor | None = None, batch_size: int | None = None, desc: str | None = None,
+                      **options) -> torch.Tensor:
+    """Which images resist every one of ``restarts`` randomly started runs of an untargeted attack (Madry et al. 2018).
+
+    Restart ``r`` calls ``attack(model, images, labels, random_start=seed, **options)`` on the images still
+    standing, chunk ``c`` of them with ``seed = 1000 * r + c``, so each run starts from its own random point of
+    the epsilon-ball; an image fooled once stays fooled (the attacker keeps the image that worked).
+
+    Args:
+        attack: e.g. PGD, taking a ``random_start`` seed.
+        model: the classifier attacked and judged.
+        inputs: (N, C, H, W) float tensor; labels: (N,) int64, the true classes.
+        restarts: how many random starts.
+        standing: (N,) bool, the images still unbroken (e.g. after weaker attacks); default: those classified right.
+        batch_size: images per call (``None``: chosen from the model, as in ``attack_in_batches``).
+        desc: the progress bar's label (one step per restart; no bar when None).
+        **options: passed on to ``attack``, e.g. ``epsilon``, ``step_size``, ``steps``.
+
+    Returns:
+        (N,) bool tensor: True where the image is classified right and no restart fooled it.
+    """
+    _check_batch(inputs)
+    standing = (predict(model, inputs) == labels) if standing is None else standing.clone().bool()
+    if standing.shape != labels.shape:
+        raise ValueError(f"standing must hold one bool per image, shape ({len(labels)},), got {tuple(standing.shape)}.")
+    batch_size = choose_batch_size(model, inputs, batch_size, total=len(inputs))
+    for restart in progress(range(restarts), desc=desc, disable=None if desc else True):
+        todo = standing.nonzero()[:, 0]
+        for chunk, start in enumerate(range(0, len(todo), batch_size)):
+            rows = todo[start:start + batch_size]
+            attacked = attack(model, inputs[rows], labels[rows], random_start=1000 * restart + chunk, **options)
+            standing[rows] = predict(model, attacked.detach()) == labels[rows]
+    return standing
+
+
+def mark_outcomes(axes, correct: Sequence, right: str = "tab:green", wrong: str = "tab:red") -> None:
+    """Colour the titles of an image grid: ``right`` where the network is right, ``wrong`` where it is fooled.
+
+    Args:
+        axes: the axes of the grid (e.g. the second value ``show_images`` returns), in reading order.
+        correct: one entry per image: True (right), False (fooled) or None (leave the title black).
+        right, wrong: matplotlib colours.
+    """
+    flat = list(np.ravel(axes))
+    if len(correct) > len(flat):
+        raise ValueError(f"correct has {len(correct)} entries but the grid has only {len(flat)} images.")
+    for ax, ok in zip(flat, correct):
+        if ok is not None:
+            ax.title.set_color(right if bool(ok) else wrong)
 
 
 def format_table(header: Sequence[str], rows: Sequence[Sequence], formats: Sequence[str] | None = None,

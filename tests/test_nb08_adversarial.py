@@ -178,3 +178,25 @@ def test_imagenet_section_runs_with_an_untrained_squeezenet(nb08, capsys):
     assert (attacked - photo).abs().max() <= 1 / 255 + 1e-6 and attacked.min() >= 0 and attacked.max() <= 1
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("clean: ") and lines[1].startswith("FGSM, eps 1/255: ")
+
+
+def test_pgd_random_start_is_uniform_in_the_ball_seeded_and_projected_around_the_inputs(nb08, lenet_digits):
+    model, digits, labels = lenet_digits
+    start = nb08["pgd"](model, digits, labels, 0.2, 0.05, 0, random_start=5)
+    u = torch.rand(digits.shape, generator=torch.Generator().manual_seed(5), dtype=digits.dtype)
+    torch.testing.assert_close(start, (digits + 0.2 * (2 * u - 1)).clamp(0, 1), rtol=0, atol=0)
+    assert torch.equal(start, nb08["pgd"](model, digits, labels, 0.2, 0.05, 0, random_start=5))
+    assert not torch.equal(start, nb08["pgd"](model, digits, labels, 0.2, 0.05, 0, random_start=6))
+    got = nb08["pgd"](model, digits, labels, 0.2, 0.5, 3, random_start=5)           # steps larger than the ball
+    assert (got - digits).abs().max() <= 0.2 + 1e-12 and got.min() >= 0 and got.max() <= 1
+
+
+def test_pgd_from_a_random_start_equals_the_plain_loop_started_there(nb08):
+    model = linear_model()
+    inputs, target = case()
+    u = torch.rand(inputs.shape, generator=torch.Generator().manual_seed(3), dtype=inputs.dtype)
+    x = (inputs + 0.15 * (2 * u - 1)).clamp(0, 1)
+    for _ in range(5):
+        x = x + 0.04 * closed_form_gradient(model, x, target).sign()
+        x = torch.maximum(torch.minimum(x, inputs + 0.15), inputs - 0.15).clamp(0, 1)
+    torch.testing.assert_close(nb08["pgd"](model, inputs, target, 0.15, 0.04, 5, random_start=3), x, rtol=0, atol=1e-12)

@@ -5,6 +5,7 @@ from torch import nn
 
 from course_utils import (FixedOutside, QueryCounter, accuracy_against_epsilon, attack_in_batches, format_table,
                           perturbation_norms, predict, quantize_8bit, random_signs)
+from course_utils.robustness import mark_outcomes, survives_restarts
 
 
 def tiny_classifier(seed=0):
@@ -138,3 +139,43 @@ def test_bad_inputs_get_one_sentence_errors():
         predict(model, torch.rand(2, 1, 8, 8), batch_size=0)
     with pytest.raises(ValueError, match="one class per image"):
         attack_in_batches(shift_attack, model, torch.rand(3, 1, 8, 8), torch.zeros(2, dtype=torch.long), epsilon=0.1)
+
+
+def noise_attack(model, inputs, target, epsilon, random_start):
+    # Not a real attack: a random point of the epsilon-ball, seeded by random_start (enough for the bookkeeping).
+    g = torch.Generator().manual_seed(random_start)
+    return (inputs + epsilon * (2 * torch.rand(inputs.shape, generator=g) - 1)).clamp(0, 1)
+
+
+def test_survives_restarts_is_the_and_of_every_restart_by_hand():
+    model, x = tiny_classifier(), torch.rand(40, 1, 8, 8, generator=torch.Generator().manual_seed(5))
+    y = model(x).argmax(dim=1)
+    y[:5] = (y[:5] + 1) % 4                                      # 5 wrong from the start
+    got = survives_restarts(noise_attack, model, x, y, 3, batch_size=16, epsilon=0.6)
+    expected = model(x).argmax(dim=1) == y
+    for restart in range(3):                                     # by hand: seeds 1000 r + chunk, chunks of the survivors
+        todo = expected.nonzero()[:, 0]
+        for chunk, start in enumerate(range(0, len(todo), 16)):
+            rows = todo[start:start + 16]
+            expected[rows] = model(noise_attack(model, x[rows], y[rows], 0.6, 1000 * restart + chunk)).argmax(1) == y[rows]
+    assert torch.equal(got, expected) and not got[:5].any() and got.sum() < 35
+    one = survives_restarts(noise_attack, model, x, y, 1, batch_size=16, epsilon=0.6)
+    assert (got <= one).all()                                    # more restarts never rescue an image
+    start = torch.zeros(40, dtype=torch.bool)
+    assert not survives_restarts(noise_attack, model, x, y, 2, standing=start, epsilon=0.6).any()
+
+
+def test_mark_outcomes_colours_titles():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_rgba
+
+    fig, axes = plt.subplots(1, 3)
+    for ax in axes:
+        ax.set_title("t")
+    mark_outcomes(axes, [True, False, None])
+    assert [to_rgba(ax.title.get_color()) for ax in axes] == [to_rgba("tab:green"), to_rgba("tab:red"), to_rgba("black")]
+    with pytest.raises(ValueError, match="only 3 images"):
+        mark_outcomes(axes, [True] * 4)
+    plt.close(fig)

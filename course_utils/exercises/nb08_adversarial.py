@@ -51,6 +51,14 @@ def _pgd_cases(seed: int) -> list[Case]:
              {"model": lenet, "inputs": digits[:2], "target": labels[:2], "epsilon": eps / 2, "step_size": eps, "steps": 3}),
         Case("shapes CNN, 2 colour images (float64), epsilon 8/255, step 2/255, 3 steps",
              {"model": cnn, "inputs": shapes, "target": shape_labels, "epsilon": 8 / 255, "step_size": 2 / 255, "steps": 3}),
+        Case(f"random start 0 steps: the start itself, inputs + epsilon (2u - 1) clipped, u from seed {7 + seed}",
+             {"model": lenet, "inputs": digits, "target": labels, "epsilon": eps, "step_size": eps / 3, "steps": 0,
+              "random_start": 7 + seed},
+             hint="u = torch.rand(inputs.shape, generator=torch.Generator().manual_seed(random_start), dtype=inputs.dtype)"),
+        Case(f"LeNet, random start (seed {11 + seed}), untargeted, epsilon {eps}, {steps} steps",
+             {"model": lenet, "inputs": digits, "target": labels, "epsilon": eps, "step_size": eps / 4, "steps": steps,
+              "random_start": 11 + seed},
+             hint="project onto the ball around the inputs, not around the random start"),
     ]
 
 
@@ -73,9 +81,10 @@ def _adversarial_loss_cases(seed: int) -> list[Case]:
 EXERCISES = [
     Exercise("08_adversarial", "08.1", "fgsm", "(model, inputs, target, epsilon, targeted=False)", 3, _fgsm_cases,
              rtol=1e-6, description="the fast gradient sign method, clipped to [0, 1] (Goodfellow et al. 2015)"),
-    Exercise("08_adversarial", "08.2", "pgd", "(model, inputs, target, epsilon, step_size, steps, targeted=False)", 3,
-             _pgd_cases, rtol=1e-6,
-             description="iterated signed gradient steps projected onto the epsilon-ball and [0, 1] (Kurakin et al. 2017; Madry et al. 2018)"),
+    Exercise("08_adversarial", "08.2", "pgd",
+             "(model, inputs, target, epsilon, step_size, steps, targeted=False, random_start=None)", 3, _pgd_cases,
+             rtol=1e-6, description="iterated signed gradient steps projected onto the epsilon-ball and [0, 1], from the "
+                                    "inputs or a seeded random start in the ball (Kurakin et al. 2017; Madry et al. 2018)"),
     Exercise("08_adversarial", "08.3", "adversarial_loss", "(model, inputs, target, epsilon, alpha=0.5)", 2,
              _adversarial_loss_cases, rtol=1e-6,
              description="alpha J(x, y) + (1 - alpha) J(FGSM(x), y), the adversarial training loss (Goodfellow et al. 2015)"),
