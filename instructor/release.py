@@ -194,6 +194,7 @@ INSTRUCTOR_ONLY = re.compile(r"\bbench/|\bmake notes\b|\binstructor[./]\w|\bmake
 _STUDENT_WORDING = (
     (re.compile(r"`python -m instructor\.train [\w-]+`"), "the course's training script (instructors)"),
     (re.compile(r"`instructor\.train`"), "the course's training script"),
+    (re.compile(r"`(?:python -m )?instructor\.[\w.]+(?: [\w-]+)*`"), "the course's own tools (instructors)"),
 )
 
 

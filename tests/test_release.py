@@ -145,7 +145,8 @@ def _messages(source: str) -> list[str]:
 
 
 def test_the_student_text_rewrites_instructor_mentions():
-    md = "| `models/x.pt` | `python -m instructor.train lenet-mnist` |\nwith the defaults of `instructor.train` (seed 0)"
+    md = ("| `models/x.pt` | `python -m instructor.train lenet-mnist` |\nwith the defaults of `instructor.train` (seed 0); "
+          "measured by `instructor.train.robust_accuracy`")
     assert not release.INSTRUCTOR_ONLY.search(release._student_text("data/README.md", md))
     toml = 'a = [\n  "x>=1",  # copied for the notes (make notes)\n]\n# built by make lock\nb = "#make notes"\n'
     assert release._student_text("pyproject.toml", toml) == 'a = [\n  "x>=1",\n]\nb = "#make notes"\n'
