@@ -188,7 +188,7 @@ def relu_rule_gradient(model: nn.Module, inputs: torch.Tensor, target, rule: str
     """
     from .attribution import _check_call  # the checks every attribution method makes (imported here: no cycle)
 
-    if rule == "backprop":
+    if rule == RELU_RULES[0]:   # "backprop"
         raise ValueError("relu_rule_gradient draws the deconvnet ('deconvnet') and guided backprop ('guided'); the plain "
                          "gradient ('backprop') is exercise 05.1: compute it with torch.autograd.grad.")
 
