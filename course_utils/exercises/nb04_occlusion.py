@@ -53,9 +53,13 @@ def _occlusion_cost_cases(seed: int) -> list[Case]:
     g = _generator(seed + 200)
     if seed == 0:
         lenet, shapes, odd = (28, 28, 8, 2, 16), (64, 64, 16, 6, 32), (10, 13, 3, 2, 5)
+        gaps, whole = (32, 32, 4, 10), (16, 5)
     else:
         side = int(torch.randint(20, 40, (), generator=g))
         lenet, shapes, odd = (side, side, 7, 3, 13), (64, 48, 12, 5, 20), (11, 17, 4, 3, 6)
+        gaps = (int(torch.randint(28, 40, (), generator=g)), int(torch.randint(28, 40, (), generator=g)),
+                int(torch.randint(3, 6, (), generator=g)), int(torch.randint(8, 12, (), generator=g)))
+        whole = (int(torch.randint(10, 24, (), generator=g)), int(torch.randint(2, 9, (), generator=g)))
     return [
         Case(f"a {lenet[0]}x{lenet[1]} digit, {lenet[2]}x{lenet[2]} patches, stride {lenet[3]}, batches of {lenet[4]}",
              dict(zip(("height", "width", "patch_size", "stride", "batch_size"), lenet))),
@@ -65,11 +69,12 @@ def _occlusion_cost_cases(seed: int) -> list[Case]:
         Case(f"a non-square {odd[0]}x{odd[1]} image, {odd[2]}x{odd[2]} patches, stride {odd[3]}, batches of {odd[4]}",
              dict(zip(("height", "width", "patch_size", "stride", "batch_size"), odd)),
              hint="rows come from the height and columns from the width"),
-        Case("stride larger than the patch (gaps), one batch for everything",
-             {"height": 32, "width": 32, "patch_size": 4, "stride": 10, "batch_size": 1000},
+        Case(f"stride {gaps[3]} larger than the {gaps[2]}x{gaps[2]} patch (gaps) on a {gaps[0]}x{gaps[1]} image, one "
+             "batch for everything",
+             {"height": gaps[0], "width": gaps[1], "patch_size": gaps[2], "stride": gaps[3], "batch_size": 1000},
              hint="the last batch may be short, and one batch can hold all positions: ceil(P / batch_size)"),
-        Case("the patch as large as the image: one position", {"height": 16, "width": 16, "patch_size": 16, "stride": 5,
-                                                                "batch_size": 8}),
+        Case(f"the patch as large as the {whole[0]}x{whole[0]} image: one position",
+             {"height": whole[0], "width": whole[0], "patch_size": whole[0], "stride": whole[1], "batch_size": 8}),
     ]
 
 
@@ -86,7 +91,8 @@ def _per_pixel_average_cases(seed: int) -> list[Case]:
              {"maps": torch.rand(1, 9, 9, generator=g), "patch_size": 16, "stride": 6, "size": 64},
              hint="each pixel gets the *mean* of the drops of the patches covering it: sum them, count them, divide"),
         Case("stride equal to the patch: 4x4 tiles of 5x5 on a 20x20 image (each pixel in one patch)",
-             {"maps": torch.arange(16.0).reshape(1, 4, 4), "patch_size": 5, "stride": 5, "size": 20}),
+             {"maps": (torch.arange(16.0) if seed == 0 else torch.randperm(16, generator=g).float()).reshape(1, 4, 4),
+              "patch_size": 5, "stride": 5, "size": 20}),
     ]
 
 
