@@ -7,6 +7,7 @@ network whose layer is the identity.
 """
 from collections import OrderedDict
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -42,19 +43,26 @@ def shift(image, dy, dx):
     return image[..., rows[:, None], cols[None, :]]
 
 
-def reference_step(head, image, step_size, dy, dx, normalize=True, guide=None):
-    """One dream step written from the formula: grad of 0.5||h||^2 (or <h, guide> summed) by autograd."""
-    x = shift(image.detach(), dy, dx).clone().requires_grad_(True)
+def reference_step(head, image, step_size, shifts, normalize=True, guide=None):
+    """One dream step written from the formula: grad of 0.5||h||^2 (or <h, guide> summed) by autograd,
+    each image shifted by its own (dy, dx) from ``shifts``."""
+    x = torch.stack([shift(im, dy, dx) for im, (dy, dx) in zip(image.detach(), shifts)]).requires_grad_(True)
     h = head(x)
     energy = 0.5 * (h ** 2).sum() if guide is None else (h * guide.reshape(1, -1, 1, 1)).sum()
     (g,) = torch.autograd.grad(energy, x)
     if normalize:
         g = torch.stack([gi / (gi.abs().mean() + 1e-8) for gi in g])
-    return shift(x.detach() + step_size * g, -dy, -dx).clamp(0, 1)
+    stepped = x.detach() + step_size * g
+    return torch.stack([shift(im, -dy, -dx) for im, (dy, dx) in zip(stepped, shifts)]).clamp(0, 1)
 
 
-def drawn_shift(jitter, seed):
-    return torch.randint(-jitter, jitter + 1, (2,), generator=torch.Generator().manual_seed(seed)).tolist()
+def drawn_shifts(n, jitter, seed):
+    """The offsets course_utils.random_shift draws: one (dy, dx) per image from a generator seeded by ``seed``."""
+    return torch.randint(-jitter, jitter + 1, (n, 2), generator=torch.Generator().manual_seed(seed)).tolist()
+
+
+def direction(vector):
+    return lambda h: vector.reshape(1, -1, 1, 1).expand_as(h)
 
 
 def assert_images_close(got, expected, tol=1e-4):
@@ -69,25 +77,54 @@ def assert_images_close(got, expected, tol=1e-4):
 def test_dream_step_matches_autograd_on_a_split_network(nb09, layer, upto, normalize):
     model = tiny_trunk()
     image = torch.rand(2, 3, 10, 12, generator=torch.Generator().manual_seed(3))
-    dy, dx = drawn_shift(3, seed=11)
     got = nb09["dream_step"](model, layer, image, 0.05, 3, seed=11, normalize=normalize)
-    assert_images_close(got, reference_step(model[:upto], image, 0.05, dy, dx, normalize=normalize))
+    assert_images_close(got, reference_step(model[:upto], image, 0.05, drawn_shifts(2, 3, 11), normalize=normalize))
 
 
 def test_dream_step_on_the_shapes_trunk_and_a_photo(nb09, trunk):
     image = load_image("astronaut", (40, 52))
-    dy, dx = drawn_shift(4, seed=5)
     got = nb09["dream_step"](trunk, "relu3_1", image, 0.02, 4, seed=5)
-    assert_images_close(got, reference_step(trunk[:12], image, 0.02, dy, dx))
+    assert_images_close(got, reference_step(trunk[:12], image, 0.02, drawn_shifts(1, 4, 5)))
 
 
 def test_guided_step_ascends_the_inner_product_with_the_guide(nb09):
     model = tiny_trunk(seed=2)
     image = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(4))
     guide = torch.tensor([0.5, 0.0, 1.0, 0.2])
-    got = nb09["dream_step"](model, "relu2", image, 0.03, 2, seed=9, guide=guide)
-    dy, dx = drawn_shift(2, seed=9)
-    assert_images_close(got, reference_step(model, image, 0.03, dy, dx, guide=guide))
+    got = nb09["dream_step"](model, "relu2", image, 0.03, 2, seed=9, objective=direction(guide))
+    assert_images_close(got, reference_step(model, image, 0.03, drawn_shifts(1, 2, 9), guide=guide))
+
+
+def test_jittered_step_is_the_unjittered_step_of_the_shifted_image_shifted_back(nb09):
+    model = tiny_trunk(seed=3)
+    image = torch.rand(3, 3, 10, 10, generator=torch.Generator().manual_seed(8))
+    got = nb09["dream_step"](model, "relu2", image, 0.04, 3, seed=21)
+    for im, out, (dy, dx) in zip(image, got, drawn_shifts(3, 3, 21)):
+        still = nb09["dream_step"](model, "relu2", shift(im, dy, dx)[None], 0.04, 0)
+        assert_images_close(out[None], shift(still[0], -dy, -dx)[None], tol=1e-5)
+
+
+def test_one_channel_objective_raises_that_channel(nb09, trunk):
+    shapes, _, _ = load_shapes("test")
+    image = shapes[:1]
+    mask = torch.zeros(1, 64, 1, 1)
+    mask[0, 7] = 1.0
+    out = nb09["dream_step"](trunk, "relu3_1", image, 0.02, 0, objective=lambda h: h * mask)
+    channel = lambda x: float(trunk[:12](x)[0, 7].detach().pow(2).sum())
+    assert channel(out) > channel(image)
+
+
+def test_best_match_against_a_loop(nb09):
+    g = torch.Generator().manual_seed(12)
+    h, guide = torch.randn(2, 5, 3, 4, generator=g), torch.randn(5, 7, generator=g)
+    got = nb09["best_match"](h, guide)
+    assert got.shape == h.shape
+    for n in range(2):
+        for u in range(3):
+            for v in range(4):
+                scores = [float(h[n, :, u, v].double() @ guide[:, m].double()) for m in range(7)]
+                torch.testing.assert_close(got[n, :, u, v], guide[:, int(np.argmax(scores))])
+    torch.testing.assert_close(nb09["best_match"](h, guide[:, :1]), guide[:, :1].reshape(1, 5, 1, 1).expand_as(h))
 
 
 def test_normalized_step_moves_pixels_by_step_size_on_average_when_nothing_clips(nb09):
