@@ -154,10 +154,11 @@ def optimize_input(objective: Callable[[torch.Tensor], torch.Tensor], inputs: to
         (grad,) = torch.autograd.grad(-scores.sum(), images)
         images.grad = grad
         optimizer.step()
-        if blur_every and (step + 1) % blur_every == 0:
+        if blur_every > 0 and (step + 1) % blur_every == 0:
             with torch.no_grad():
                 images.copy_(gaussian_blur(images, blur_sigma))
         if bounds is not None:
             with torch.no_grad():
                 images.clamp_(*bounds)
-    return images.detach()
+    images.requires_grad_(False)
+    return images
