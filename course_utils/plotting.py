@@ -261,6 +261,12 @@ def _check_labels(labels, n: int, what: str, per: str) -> None:
         raise ValueError(f"Got {len(labels)} {what} for {n} {per}: give one {what[:-1]} per {per[:-1]}.")
 
 
+def _stretch(img: np.ndarray) -> np.ndarray:
+    """An image stretched to its own [min, max] (all zeros when it is constant)."""
+    lo, hi = float(img.min()), float(img.max())
+    return (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
+
+
 def _split_batch(images, what: str) -> list:
     if isinstance(images, (list, tuple)):
         return list(images)
@@ -357,10 +363,7 @@ def show_images(images, titles: Sequence[str] | None = None, *, ncols: int | Non
     fig, axes = layout.draw()
     for ax, img in zip(axes.flat, pictures):
         if img.ndim == 3:
-            if normalize:
-                lo, hi = float(img.min()), float(img.max())
-                img = (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
-            ax.imshow(np.clip(img, 0, 1))
+            ax.imshow(np.clip(_stretch(img) if normalize else img, 0, 1))
             continue
         if per_image:
             if log:
