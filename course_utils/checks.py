@@ -22,7 +22,7 @@ from .exercises import Exercise, get_exercise
 from .paths import data_dir
 
 __all__ = ["check", "check_hidden", "CheckResult", "ExerciseCheckFailed", "compare_output", "encode_output",
-           "expected_path", "hide_expected", "load_expected", "save_expected", "HIDDEN_TESTS_ENV"]
+           "earlier_exercise", "expected_path", "hide_expected", "load_expected", "save_expected", "HIDDEN_TESTS_ENV"]
 
 _ABS_FLOOR = 1e-7  # differences below this count as round-off, whatever the relative error
 
@@ -164,8 +164,9 @@ def _describe(value) -> str:
     return f"{type(value).__name__} {value!r}"[:120]
 
 
-def _compare_one(got, kind: str, expected: np.ndarray, rtol: float, label: str) -> str | None:
-    """Return None when ``got`` matches, else one sentence saying what is wrong."""
+def _compare_one(got, kind: str, expected: np.ndarray, rtol: float, label: str, values: bool = True) -> str | None:
+    """Return None when ``got`` matches, else one sentence saying what is wrong (``values=False``: type, shape and
+    dtype only)."""
     if kind in ("int", "bool"):
         if isinstance(got, torch.Tensor) and got.numel() == 1 and not got.is_floating_point():
             got = got.item()
@@ -194,6 +195,8 @@ def _compare_one(got, kind: str, expected: np.ndarray, rtol: float, label: str) 
         if got_arr.dtype != expected.dtype:
             shown = (str(got.dtype), "torch." + str(expected.dtype)) if isinstance(got, torch.Tensor) else (str(got_arr.dtype), str(expected.dtype))
             return f"{label}has dtype {shown[0]}, expected {shown[1]}"
+    if not values:
+        return None
     if expected.dtype == bool or np.issubdtype(expected.dtype, np.integer):
         wrong = np.argwhere(got_arr != expected)
         if len(wrong):
@@ -215,8 +218,9 @@ def _compare_one(got, kind: str, expected: np.ndarray, rtol: float, label: str) 
     return None
 
 
-def compare_output(got: Any, expected: list[tuple[str, np.ndarray]], rtol: float) -> str | None:
-    """Compare a return value with its expected ``(kind, array)`` list; None when it matches, else why not."""
+def compare_output(got: Any, expected: list[tuple[str, np.ndarray]], rtol: float, values: bool = True) -> str | None:
+    """Compare a return value with its expected ``(kind, array)`` list; None when it matches, else why not
+    (``values=False``: type, shape and dtype only, for a case checked by properties)."""
     if len(expected) > 1:
         if not isinstance(got, (tuple, list)):
             return f"should return a tuple of {len(expected)} values, got {_describe(got)}"
@@ -227,7 +231,7 @@ def compare_output(got: Any, expected: list[tuple[str, np.ndarray]], rtol: float
         items = [got]
     for j, (item, (kind, array)) in enumerate(zip(items, expected)):
         label = f"output {j + 1} " if len(expected) > 1 else "the output "
-        problem = _compare_one(item, kind, array, rtol, label)
+        problem = _compare_one(item, kind, array, rtol, label, values)
         if problem:
             return problem
     return None
@@ -267,6 +271,14 @@ def _attached(got) -> str | None:
     return None
 
 
+def _verified(case, got) -> str | None:
+    """What ``case.verify`` says of ``got`` (a case checked by properties); a property that cannot be computed fails."""
+    try:
+        return case.verify(got, case.kwargs)
+    except Exception as exc:  # e.g. NaN in the output: say so, do not crash the check
+        return f"its properties could not be checked ({type(exc).__name__}: {exc})"
+
+
 def _with_hint(message: str, case) -> str:
     hint = getattr(case, "hint", "")
     return f"{message}\n      hint: {hint}" if hint else message
@@ -277,7 +289,8 @@ def run_cases(func: Callable, exercise: Exercise, cases, expected) -> CheckResul
 
     Besides the values, every case checks the contracts: the output's type, shape and dtype, the inputs left
     unchanged, and what the exercise declares in ``Exercise.contracts`` (``"detached"``: no output tensor
-    requires grad). A failing case shows its ``Case.hint`` when it has one.
+    requires grad). A case with ``Case.verify`` is checked by properties instead of values (type, shape and dtype
+    are still compared). A failing case shows its ``Case.hint`` when it has one.
     """
     result = CheckResult(exercise.id, exercise.function, exercise.points, "passed", n_cases=len(cases))
     contracts = getattr(exercise, "contracts", ())
@@ -305,10 +318,11 @@ def run_cases(func: Callable, exercise: Exercise, cases, expected) -> CheckResul
         except Exception as exc:  # a student's bug: report it, do not crash the check
             result.cases.append(CaseResult(case.name, False, _with_hint(f"raised {type(exc).__name__}: {exc}", case)))
             continue
-        problem = (compare_output(got, exp, exercise.rtol) or _same_inputs(case.kwargs, kwargs)
-                   or (_attached(got) if "detached" in contracts else None))
-        result.cases.append(CaseResult(case.name, problem is None,
-                                       _with_hint(problem, case) if problem else _summary_ok(got, exp)))
+        by_properties = getattr(case, "verify", None) is not None
+        problem = (compare_output(got, exp, exercise.rtol, values=not by_properties) or _same_inputs(case.kwargs, kwargs)
+                   or (_attached(got) if "detached" in contracts else None) or (_verified(case, got) if by_properties else None))
+        passed_message = (f"shape {tuple(exp[0][1].shape)} and every property holds" if by_properties else _summary_ok(got, exp))
+        result.cases.append(CaseResult(case.name, problem is None, _with_hint(problem, case) if problem else passed_message))
     if not all(c.passed for c in result.cases):
         result.status = "failed"
     return result
@@ -340,6 +354,46 @@ def check(func: Callable, exercise: str | None = None, *, quiet: bool = False) -
         return result
     error.exercise_id = ex.id  # course_utils.unfinished shows one line naming it, under the report
     raise error
+
+
+# ---------------------------------------------------------------------------- an earlier exercise, reused later
+
+_EARLIER: dict = {}  # (exercise id, your function) -> the function to go on with, decided once per version of yours
+
+
+def earlier_exercise(yours: Callable, instead: Callable, exercise: str, instead_name: str) -> Callable:
+    """Your function of an earlier exercise when it passes that exercise's self-check, otherwise ``instead``.
+
+    A notebook that builds on an earlier notebook's exercise calls this, so that one unfinished or wrong
+    exercise does not block a later lecture. The earlier exercise's self-check runs once per version of your
+    function, quietly, and one line says which function the notebook goes on with. ``instead`` is never the
+    course's solution: it is a library's implementation (Captum's, say) or values stored for the notebook's
+    own inputs, and ``instead_name`` says which, in words.
+    """
+    key = (exercise, yours)
+    if key in _EARLIER:
+        return _EARLIER[key]
+    ex = get_exercise(exercise)
+    try:
+        result = run_cases(yours, ex, ex.cases(0), load_expected(ex.notebook, ex.function))
+    except Exception as exc:  # a stub that does something odd, a missing expected file: go on without it
+        result = CheckResult(ex.id, ex.function, ex.points, "failed", [CaseResult("the check", False, f"{type(exc).__name__}: {exc}")])
+    if result.passed:
+        print(f"Your `{ex.function}` passes exercise {ex.id}'s check ({len(result.cases)} cases): this notebook uses it.")
+        chosen = yours
+    else:
+        if result.status == "not implemented":
+            why = "is not done yet"
+        elif result.status == "wrong signature":
+            why = "has another signature than exercise " + ex.id + "'s"
+        else:
+            total = max(result.n_cases, len(result.cases))
+            first = next(i for i, c in enumerate(result.cases, 1) if not c.passed)
+            why = f"fails exercise {ex.id}'s check (case {first}/{total}; `check({ex.function})` says why)"
+        print(f"Your `{ex.function}` (exercise {ex.id}) {why}: this notebook carries on with {instead_name} instead.")
+        chosen = instead
+    _EARLIER[key] = chosen
+    return chosen
 
 
 # ---------------------------------------------------------------------------- hidden tests (nbgrader)

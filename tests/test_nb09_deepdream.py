@@ -207,6 +207,106 @@ def test_dream_octaves_output_is_valid_and_deterministic(nb09, trunk):
     assert torch.equal(a, b) and a.shape == image.shape and a.min() >= 0 and a.max() <= 1
 
 
+# ---------------------------------------------------------------- the self-checks test properties (issue 28)
+
+def _check_result(function):
+    from course_utils.checks import load_expected, run_cases
+    from course_utils.exercises import get_exercise
+
+    exercise = get_exercise(function.__name__)
+    return run_cases(function, exercise, exercise.cases(0), load_expected(exercise.notebook, exercise.function))
+
+
+def _failing(result):
+    return [i for i, case in enumerate(result.cases) if not case.passed]
+
+
+def test_a_dream_step_with_its_own_random_shifts_passes_the_check(nb09):
+    """The check tests properties, so an answer that draws its shifts another way (here: every image the same
+    shift, from the global generator) passes as long as each shift is within `jitter` and undone."""
+    from course_utils.hooks import capture_activations
+
+    def dream_step(model, layer, image, step_size, jitter, seed=0, normalize=True, objective=None):
+        generator = torch.Generator().manual_seed(1000 + seed)
+        dy, dx = torch.randint(-jitter, jitter + 1, (2,), generator=generator).tolist()
+        x = torch.roll(image.detach(), (dy, dx), dims=(2, 3)).requires_grad_(True)
+        with capture_activations(model, layer, detach=False) as acts:
+            model(x)
+        h = acts[layer]
+        (g,) = torch.autograd.grad(h, x, grad_outputs=h.detach() if objective is None else objective(h.detach()))
+        if normalize:
+            g = g / (g.abs().mean(dim=(1, 2, 3), keepdim=True) + 1e-8)
+        return torch.roll(x.detach() + step_size * g, (-dy, -dx), dims=(2, 3)).clamp(0, 1)
+
+    result = _check_result(dream_step)
+    assert result.passed, result.report()
+
+
+@pytest.mark.parametrize("bug, failing", [
+    ("no undo", {0, 3}),                 # the jittered cases: the result stays shifted
+    ("no clip", None),                   # some case leaves [0, 1]
+    ("batch normalization", {0}),        # one mean |g| for the whole batch: the 2-image case fails
+    ("objective ignored", {3, 4}),
+    ("ascends downhill", None),
+])
+def test_a_wrong_dream_step_fails_the_check_where_its_bug_shows(nb09, bug, failing):
+    def dream_step(model, layer, image, step_size, jitter, seed=0, normalize=True, objective=None):
+        from course_utils import random_shift
+        from course_utils.hooks import capture_activations
+
+        shifted, undo = random_shift(image.detach(), jitter, torch.Generator().manual_seed(seed))
+        x = shifted.clone().requires_grad_(True)
+        with capture_activations(model, layer, detach=False) as acts:
+            model(x)
+        h = acts[layer]
+        h_bar = h.detach() if objective is None or bug == "objective ignored" else objective(h.detach())
+        (g,) = torch.autograd.grad(h, x, grad_outputs=h_bar)
+        if normalize:
+            g = g / (g.abs().mean() + 1e-8) if bug == "batch normalization" else g / (g.abs().mean(dim=(1, 2, 3), keepdim=True) + 1e-8)
+        out = x.detach() + (-1 if bug == "ascends downhill" else 1) * step_size * g
+        out = out if bug == "no undo" else undo(out)
+        return out if bug == "no clip" else out.clamp(0, 1)
+
+    result = _check_result(dream_step)
+    assert not result.passed, bug
+    if failing is not None:
+        assert set(_failing(result)) == failing, (bug, result.report())
+    assert all(case.message.split("\n")[0] for case in result.cases if not case.passed)
+
+
+def test_a_dream_octaves_with_its_own_seeds_passes_and_a_single_scale_one_fails(nb09):
+    def dream_octaves(model, layer, image, n_octaves=3, octave_scale=1.4, steps=10, step_size=0.015, jitter=4, seed=0,
+                      normalize=True, objective=None):
+        rows, cols = image.shape[-2:]
+        detail, t = None, 0
+        for k in range(n_octaves - 1, -1, -1):
+            size = (round(rows / octave_scale ** k), round(cols / octave_scale ** k))
+            base = F.interpolate(image.detach(), size, mode="bilinear", align_corners=False, antialias=True)
+            x = base if detail is None else base + F.interpolate(detail, size, mode="bilinear", align_corners=False)
+            for _ in range(steps):
+                x = nb09["dream_step"](model, layer, x, step_size, jitter, seed=31 * seed + 7 * t + 5, normalize=normalize,
+                                       objective=objective)
+                t += 1
+            detail = x - base
+        return x
+
+    result = _check_result(dream_octaves)
+    assert result.passed, result.report()
+
+    def single_scale(model, layer, image, n_octaves=3, octave_scale=1.4, steps=10, step_size=0.015, jitter=4, seed=0,
+                     normalize=True, objective=None):
+        x = image
+        for t in range(steps * n_octaves):
+            x = nb09["dream_step"](model, layer, x, step_size, jitter, seed=seed + t, normalize=normalize, objective=objective)
+        return x
+
+    dream_octaves = single_scale
+    dream_octaves.__name__ = "dream_octaves"
+    result = _check_result(dream_octaves)
+    assert _failing(result) == [3, 4], result.report()
+    assert "hint: smallest size first" in result.report()
+
+
 # ---------------------------------------------------------------- the ImageNet section
 
 def test_imagenet_section_runs_with_an_untrained_squeezenet(nb09, tmp_path, monkeypatch):

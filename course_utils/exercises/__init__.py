@@ -51,6 +51,10 @@ class Case:
     name: str
     kwargs: dict[str, Any]
     hint: str = ""  # shown under the case when it fails: where to look, e.g. "passes with lambda = 0: look at the penalty"
+    # A case checked by properties instead of values (where the solution draws random numbers that a correct answer
+    # may draw differently): ``verify(output, kwargs)`` returns None when every property holds, else one sentence
+    # saying which fails. The output's type, shape and dtype are still compared with the solution's.
+    verify: Callable[[Any, dict], "str | None"] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
