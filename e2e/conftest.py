@@ -45,20 +45,26 @@ def _wait_for_server(url: str, process: subprocess.Popen, log: Path) -> None:
     raise RuntimeError(f"JupyterLab did not answer at {url} within {LAB_START_TIMEOUT} s; its log:\n{log.read_text()[-3000:]}")
 
 
-@pytest.fixture(scope="session")
-def browser():
+def headless_chromium(target: str = "make test-browser"):
+    """Debian's Chromium under Playwright, headless, as a generator for a fixture (also hub/test_hub.py's, whose
+    ``target`` is ``make test-hub``); skips with one line naming ``target`` where Playwright or Chromium is missing."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        pytest.skip("Playwright for Python is not installed (make test-browser installs it with pip).")
+        pytest.skip(f"Playwright for Python is not installed ({target} installs it with pip).")
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"No Chromium at {CHROMIUM} (as root, make test-browser installs Debian's chromium package).")
+        pytest.skip(f"No Chromium at {CHROMIUM} (as root, {target} installs Debian's chromium package).")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    yield from headless_chromium("make test-browser")
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,9 +29,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "config" / "jupyterhub" / "jupyterhub_config.py"
-CHROMIUM = os.environ.get("COURSE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 NOTEBOOK = "11_rnn_parity.ipynb"  # the cheapest student notebook to run (about 5 s)
 KEPT = "04_occlusion.ipynb"  # the one bob edited before his first login
 STUDENTS = ("alice", "bob")
@@ -45,18 +41,21 @@ RESULTS = ROOT / "bench" / "results" / "hub.json"  # each student's server and k
 pytest.importorskip("jupyterhub", reason="jupyterhub is not installed here: `make test-hub` installs it in .venv-instructor.")
 
 
-def _e2e():
-    """The browser test's helpers (Run All and what a student notebook may show), from e2e/test_jupyterlab.py."""
-    spec = importlib.util.spec_from_file_location("e2e_jupyterlab", ROOT / "e2e" / "test_jupyterlab.py")
+def _load(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _e2e():
+    """The browser test's helpers (Run All and what a student notebook may show), from e2e/test_jupyterlab.py."""
+    return _load("e2e_jupyterlab", ROOT / "e2e" / "test_jupyterlab.py")
+
+
+# The browser test's Chromium (path, flags, launch and skips) and its free-port helper, from e2e/conftest.py: one copy.
+_BROWSER_TEST = _load("e2e_conftest", ROOT / "e2e" / "conftest.py")
+_free_port = _BROWSER_TEST._free_port
 
 
 def _proxy() -> str | None:
@@ -133,18 +132,7 @@ def hub(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("Playwright for Python is not installed (make test-hub installs it with pip, as make test-browser).")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"No Chromium at {CHROMIUM} (as root, make test-hub installs Debian's chromium package).")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    yield from _BROWSER_TEST.headless_chromium("make test-hub")
 
 
 def _log_in(browser, hub, student: str):
