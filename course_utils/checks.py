@@ -164,7 +164,8 @@ def _describe(value) -> str:
     return f"{type(value).__name__} {value!r}"[:120]
 
 
-def _compare_one(got, kind: str, expected: np.ndarray, rtol: float, label: str, values: bool = True) -> str | None:
+def _compare_one(got, kind: str, expected: np.ndarray, rtol: float, label: str, values: bool = True,
+                 atol: float = 0.0) -> str | None:
     """Return None when ``got`` matches, else one sentence saying what is wrong (``values=False``: type, shape and
     dtype only)."""
     if kind in ("int", "bool"):
@@ -211,16 +212,18 @@ def _compare_one(got, kind: str, expected: np.ndarray, rtol: float, label: str, 
     diff = np.abs(got64 - exp64)
     scale = max(float(np.abs(exp64).max()), 1e-12)
     rel = float(diff.max()) / scale
-    if rel > rtol and float(diff.max()) > _ABS_FLOOR:
+    if rel > rtol and float(diff.max()) > max(_ABS_FLOOR, atol):
         idx = np.unravel_index(int(diff.argmax()), diff.shape)
         where = f" (largest difference at index {tuple(int(i) for i in idx)}: got {got64[idx]:.6g}, expected {exp64[idx]:.6g})" if diff.ndim else f" (got {float(got64):.6g}, expected {float(exp64):.6g})"
         return f"{label}relative error {rel:.1e} is above the tolerance {rtol:.0e}{where}"
     return None
 
 
-def compare_output(got: Any, expected: list[tuple[str, np.ndarray]], rtol: float, values: bool = True) -> str | None:
+def compare_output(got: Any, expected: list[tuple[str, np.ndarray]], rtol: float, values: bool = True,
+                   atol: float = 0.0) -> str | None:
     """Compare a return value with its expected ``(kind, array)`` list; None when it matches, else why not
-    (``values=False``: type, shape and dtype only, for a case checked by properties)."""
+    (``values=False``: type, shape and dtype only, for a case checked by properties; differences up to
+    ``atol``, or the round-off floor when larger, pass whatever the relative error)."""
     if len(expected) > 1:
         if not isinstance(got, (tuple, list)):
             return f"should return a tuple of {len(expected)} values, got {_describe(got)}"
@@ -231,7 +234,7 @@ def compare_output(got: Any, expected: list[tuple[str, np.ndarray]], rtol: float
         items = [got]
     for j, (item, (kind, array)) in enumerate(zip(items, expected)):
         label = f"output {j + 1} " if len(expected) > 1 else "the output "
-        problem = _compare_one(item, kind, array, rtol, label, values)
+        problem = _compare_one(item, kind, array, rtol, label, values, atol)
         if problem:
             return problem
     return None
@@ -319,7 +322,7 @@ def run_cases(func: Callable, exercise: Exercise, cases, expected) -> CheckResul
             result.cases.append(CaseResult(case.name, False, _with_hint(f"raised {type(exc).__name__}: {exc}", case)))
             continue
         by_properties = getattr(case, "verify", None) is not None
-        problem = (compare_output(got, exp, exercise.rtol, values=not by_properties) or _same_inputs(case.kwargs, kwargs)
+        problem = (compare_output(got, exp, exercise.rtol, values=not by_properties, atol=exercise.atol) or _same_inputs(case.kwargs, kwargs)
                    or (_attached(got) if "detached" in contracts else None) or (_verified(case, got) if by_properties else None))
         passed_message = (f"shape {tuple(exp[0][1].shape)} and every property holds" if by_properties else _summary_ok(got, exp))
         result.cases.append(CaseResult(case.name, problem is None, _with_hint(problem, case) if problem else passed_message))

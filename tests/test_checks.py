@@ -183,6 +183,20 @@ def test_compare_output_multiple_outputs():
     assert "NaN" in compare_output((torch.zeros(2), torch.tensor([1.0, float("nan"), 1.0])), expected, 1e-5)
 
 
+def test_compare_output_absolute_tolerance():
+    """A drop of a probability near 1 is known to float32's round-off at 1 (about 1e-7), however small the drop:
+    04.1's case of a confident digit (drops of 9e-5) differed by 1.2e-7 under another thread count, a relative
+    error of 7e-4. atol lets such a case pass and still fails a real mistake."""
+    drops = torch.tensor([9.2864e-05, 3.0e-05, 0.0])
+    expected = encode_output(drops)
+    roundoff = drops + torch.tensor([-1.2e-7, 1.0e-7, 0.0])
+    assert "relative error" in compare_output(roundoff, expected, 1e-4)
+    assert compare_output(roundoff, expected, 1e-4, atol=1e-6) is None
+    assert "relative error" in compare_output(drops * 1.05, expected, 1e-4, atol=1e-6)
+    from course_utils.exercises import get_exercise
+    assert get_exercise("04.1").atol == 1e-6
+
+
 def test_registry_is_consistent():
     exercises = all_exercises()
     ids = [ex.id for ex in exercises]

@@ -70,6 +70,9 @@ class Exercise:
         cases: ``cases(seed)`` builds the list of ``Case`` inputs; seed 0 gives the cases of the
             self-check, other seeds give fresh inputs of the same kind.
         rtol: the relative tolerance of the comparison (see ``course_utils.checks``).
+        atol: absolute differences up to this pass whatever the relative error: for outputs that are
+            differences of numbers of order 1 (a drop of a probability near 1 is known only to float32's
+            round-off at 1, about 1e-7, however small the drop itself).
         description: one line saying what the function computes.
         contracts: properties checked besides the values (the docstring states them): ``"detached"``, no
             output tensor requires grad. Inputs left unchanged, output type, shape and dtype are always checked.
@@ -82,6 +85,7 @@ class Exercise:
     points: int
     cases: Callable[[int], list[Case]] = field(repr=False)
     rtol: float = 1e-5
+    atol: float = 0.0
     description: str = ""
     contracts: tuple[str, ...] = ()  # checked besides the values: "detached" (no output requires grad)
 

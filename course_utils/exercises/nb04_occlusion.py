@@ -99,7 +99,7 @@ def _per_pixel_average_cases(seed: int) -> list[Case]:
 EXERCISES = [
     Exercise("04_occlusion", "04.1", "occlusion_map",
              '(model, inputs, target, patch_size=8, stride=4, fill="zero", batch_size=None)', 3,
-             _occlusion_map_cases, rtol=1e-4,
+             _occlusion_map_cases, rtol=1e-4, atol=1e-6,
              description="the drop of the target's probability when each patch is hidden, in batches of occluded images"),
     Exercise("04_occlusion", "04.2", "occlusion_cost", "(height, width, patch_size, stride, batch_size)", 2,
              _occlusion_cost_cases, rtol=0,
