@@ -68,7 +68,7 @@ def compute_expected(notebook: str, seed: int = 0) -> dict[str, list]:
 DRIFT_SHARE = 0.1
 
 
-def drift(stored, fresh) -> float:
+def drift(stored, fresh, atol: float = 0.0) -> float:
     """The largest difference between stored and fresh outputs of one exercise, as the self-check measures it.
 
     Args:
@@ -76,8 +76,8 @@ def drift(stored, fresh) -> float:
 
     Returns:
         ``max |fresh - stored| / max |stored|`` over the float arrays of every case (0 where the
-        absolute difference is below the self-check's round-off floor); ``inf`` if a case count, kind,
-        shape or dtype differs or an integer/boolean value is not equal.
+        absolute difference is below the self-check's round-off floor or the exercise's ``atol``); ``inf``
+        if a case count, kind, shape or dtype differs or an integer/boolean value is not equal.
     """
     from course_utils.checks import _ABS_FLOOR
 
@@ -100,7 +100,7 @@ def drift(stored, fresh) -> float:
             if not np.array_equal(np.isfinite(a64), np.isfinite(b64)):
                 return float("inf")
             diff = float(np.nanmax(np.abs(np.where(np.isfinite(a64), a64 - b64, 0.0))))
-            if diff <= _ABS_FLOOR:
+            if diff <= max(_ABS_FLOOR, atol):
                 continue
             worst = max(worst, diff / max(float(np.nanmax(np.abs(np.where(np.isfinite(a64), a64, 0.0)))), 1e-12))
     return worst
@@ -122,7 +122,7 @@ def main(argv=None) -> int:
         if args.check:
             for ex in exercises_for(name):
                 try:
-                    moved = drift(load_expected(name, ex.function), fresh[ex.function])
+                    moved = drift(load_expected(name, ex.function), fresh[ex.function], ex.atol)
                 except (FileNotFoundError, KeyError):
                     moved = float("inf")
                 tolerance = DRIFT_SHARE * ex.rtol
