@@ -291,3 +291,55 @@ def test_the_tagged_network_reads_the_tag_and_the_shapes_cnn_does_not():
     assert (other == random_tags).float().mean() > 0.8
     assert (plain_clean == labels).float().mean() > 0.95
     assert (plain == random_tags).float().mean() < 0.4, "the shapes CNN should not read the tag as a class code"
+
+
+# ---------------------------------------------------------------- section 5 without exercise 04.1
+
+@pytest.fixture(scope="module")
+def without_occlusion_map():
+    """Notebook 05's setup cell and the cell of section 5 that defines Captum's grid, with occlusion_map still a stub."""
+    import contextlib
+    import io
+
+    import nbformat
+
+    from course_utils.cells import python_only
+    from course_utils.paths import solutions_dir
+
+    cells = [c.source for c in nbformat.read(solutions_dir() / "05_saliency.ipynb", as_version=4).cells if c.cell_type == "code"]
+    namespace = {"__name__": "nb05_without_occlusion_map"}
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(compile(python_only(cells[0]), "<setup>", "exec"), namespace)
+    exec("def occlusion_map(model, inputs, target, patch_size=8, stride=4, fill='zero', batch_size=None):\n"
+         "    raise NotImplementedError()", namespace)
+    exec(compile(python_only(next(c for c in cells if "def captum_occlusion_map(" in c)), "<section 5>", "exec"), namespace)
+    return namespace
+
+
+@pytest.mark.parametrize("fill", ["zero", "blur"])
+def test_without_occlusion_map_section_5_uses_captums_grid_equal_to_the_solutions(without_occlusion_map, fill, capsys):
+    """The comparison's occlusion rows (16x16 patches, stride 12) do not wait for 04.1: Captum's Occlusion read at the
+    pixels each patch alone covers equals the solution's occlusion_map (notebook 04) on ten test shapes."""
+    import contextlib
+    import io
+
+    from instructor.expected import solution_functions
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        solution = solution_functions("04_occlusion")["occlusion_map"]
+    shapes, labels, _ = load_shapes("test")
+    cnn = load_model("shapes-cnn", device="cpu")
+    x, t = shapes[:10], labels[:10]
+    capsys.readouterr()
+    used = without_occlusion_map["occlusion_in_use"](cnn, x, t, patch_size=16, stride=12, fill=fill)
+    printed = capsys.readouterr().out
+    assert printed == "" or ("04.1" in printed and "is not done yet" in printed and printed.count("\n") == 1), printed
+    expected = solution(cnn, x, t, patch_size=16, stride=12, fill=fill)
+    assert used.shape == expected.shape == (10, 5, 5) and not used.requires_grad
+    torch.testing.assert_close(used, expected, rtol=0, atol=1e-4 * float(expected.abs().max()))
+
+
+def test_captums_grid_refuses_settings_where_patches_own_no_pixel(without_occlusion_map):
+    x, t = torch.rand(1, 3, 64, 64), torch.tensor([0])
+    with pytest.raises(ValueError, match="stride < patch_size < 2 \\* stride"):
+        without_occlusion_map["captum_occlusion_map"](load_model("shapes-cnn", device="cpu"), x, t, patch_size=16, stride=8)

@@ -18,7 +18,7 @@ from torch import nn
 from course_utils import check, load_mnist, load_model, load_shapes, relu_backward_rule
 from course_utils.checks import load_expected, run_cases
 from course_utils.exercises import get_exercise
-from instructor.expected import solution_functions
+from instructor.expected import python_only, solution_functions
 from course_utils.hooks import relu_rule_gradient
 from course_utils.paths import solutions_dir
 
@@ -404,3 +404,63 @@ def test_imagenet_cell_runs_with_an_untrained_vgg16(nb06, vgg16, monkeypatch):
     exec(compile(cells[0], "<imagenet cell>", "exec"), namespace)
     assert [n for n, _ in drawn] == [1, 9]
     assert no_swapped_relus(vgg16) and all(not m._forward_hooks for m in vgg16.modules())
+
+
+# ---------------------------------------------------------------- earlier exercises: 05.3 grad_cam, 02.1 top_activations
+
+def _cell_source(marker):
+    nb = nbformat.read(solutions_dir() / "06_guided_backprop.ipynb", as_version=4)
+    return python_only(next(c.source for c in nb.cells if c.cell_type == "code" and marker in c.source))
+
+
+@pytest.fixture(scope="module")
+def without_grad_cam():
+    """Notebook 06's setup cell and exercise 06.2's cell (the solution), run with grad_cam still a stub."""
+    namespace = {"__name__": "nb06_without_grad_cam"}
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(compile(_cell_source("seed_everything(0)"), "<setup>", "exec"), namespace)
+    exec("def grad_cam(model, inputs, target, layer):\n    raise NotImplementedError()", namespace)
+    exec(compile(_cell_source("def guided_grad_cam("), "<06.2>", "exec"), namespace)
+    return namespace
+
+
+def test_guided_grad_cam_passes_without_grad_cam_on_captums(nb06, without_grad_cam, data, capsys):
+    """06.2 does not wait for 05.3: with grad_cam a stub, grad_cam_in_use is Captum's LayerGradCam (one line says so),
+    equal to the solution's grad_cam, and the solution's guided_grad_cam passes its check."""
+    cnn, shapes, labels = data["cnn"], data["shapes"], data["shape_labels"]
+    capsys.readouterr()
+    used = without_grad_cam["grad_cam_in_use"](cnn, shapes, labels, "features.relu3_2")
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and "is not done yet" in out[0] and "Captum's LayerGradCam" in out[0], out
+    assert_close(used, nb06["grad_cam"](cnn, shapes, labels, "features.relu3_2"))
+    assert check(without_grad_cam["guided_grad_cam"], quiet=True).passed
+
+
+def test_a_wrong_grad_cam_is_replaced_and_a_right_one_used(nb06, without_grad_cam, capsys):
+    namespace, solution_grad_cam = without_grad_cam, nb06["grad_cam"]
+    exec("def probe():\n    return earlier_exercise(grad_cam, captum_grad_cam, '05.3', \"Captum's LayerGradCam\")", namespace)
+    namespace["grad_cam"] = lambda model, inputs, target, layer: 2 * solution_grad_cam(model, inputs, target, layer)
+    capsys.readouterr()
+    assert namespace["probe"]() is namespace["captum_grad_cam"]
+    line = capsys.readouterr().out.strip()
+    assert "fails exercise 05.3's check (case 1/" in line and "\n" not in line, line
+    namespace["grad_cam"] = solution_grad_cam
+    assert namespace["probe"]() is solution_grad_cam
+    assert "passes exercise 05.3's check" in capsys.readouterr().out
+
+
+def test_the_stored_top_activations_are_up_to_date():
+    """data/stored/06_top_activations.npz is what the solution's top_activations (02.1) finds today (values compared:
+    a dead channel's units tie at 0, so their order is arbitrary)."""
+    import numpy as np
+
+    from instructor.stored import TOP_LAYERS, stored_path, top_activations_table
+
+    fresh = top_activations_table()
+    with np.load(stored_path("06_top_activations.npz")) as stored:
+        assert sorted(stored.keys()) == sorted(fresh)
+        for layer in TOP_LAYERS:
+            np.testing.assert_allclose(stored[f"{layer}.values"], fresh[f"{layer}.values"], rtol=1e-4, atol=1e-4)
+            alive = fresh[f"{layer}.values"] > 1e-3 * fresh[f"{layer}.values"].max()
+            for key in ("indices", "rows", "cols"):
+                assert (stored[f"{layer}.{key}"][alive] == fresh[f"{layer}.{key}"][alive]).mean() > 0.99, (layer, key)
