@@ -465,3 +465,32 @@ def test_the_stored_top_activations_are_up_to_date():
             alive = fresh[f"{layer}.values"] > 1e-3 * fresh[f"{layer}.values"].max()
             for key in ("indices", "rows", "cols"):
                 assert (stored[f"{layer}.{key}"][alive] == fresh[f"{layer}.{key}"][alive]).mean() > 0.99, (layer, key)
+
+
+def test_without_top_activations_section_5_finds_units_as_strong_as_the_solutions(data):
+    """With top_activations a stub, the stored lists answer every channel of the three layers with units as strong as
+    the solution's top_activations finds (values compared: a dead channel's units tie at 0), and nothing else."""
+    from course_utils.hooks import capture_activations
+
+    namespace = {"__name__": "nb06_without_top_activations"}
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(compile(_cell_source("seed_everything(0)"), "<setup>", "exec"), namespace)
+        exec("def top_activations(activations, channel, k):\n    raise NotImplementedError()", namespace)
+        exec(compile(_cell_source("def stored_top_activations("), "<section 5>", "exec"), namespace)
+        solution = solution_functions("02_activations")["top_activations"]
+    layers = ["features.relu2_2", "features.relu3_1", "features.relu3_2"]
+    shapes, _, _ = load_shapes("test")
+    with torch.no_grad(), capture_activations(data["cnn"], layers) as recorded:
+        data["cnn"](shapes[:500])
+    checked = 0
+    for layer in layers:
+        acts = recorded[layer]
+        for channel in range(acts.shape[1]):
+            got = namespace["top_activations_in_use"](acts, channel, 9)
+            want = solution(acts, channel, 9)
+            torch.testing.assert_close(acts[got[0], channel, got[1], got[2]], acts[want[0], channel, want[1], want[2]],
+                                       rtol=1e-4, atol=1e-4)
+            checked += 1
+    assert checked == 160
+    with pytest.raises(ValueError, match="answer test shapes 0..499"):
+        namespace["top_activations_in_use"](recorded["features.relu3_2"][:400], 5, 9)
