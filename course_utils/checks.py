@@ -405,7 +405,7 @@ HIDDEN_TESTS_ENV = "COURSE_HIDDEN_TESTS"  # the folder of <notebook>.npz hidden 
 
 
 def hide_expected(message: str) -> str:
-    """A hidden case's message without the expected values (what ``instructor.run.hide`` does to the grader's)."""
+    """A hidden case's message without the expected values or the answer's own numbers (the grader goes further: ``instructor.run.category``)."""
     message = re.sub(r", expected (\([^()]*\)|[^,()]*)", "", message)
     return re.sub(r" \(largest difference at [^)]*\)| \(got [^)]*\)", "", message)
 
