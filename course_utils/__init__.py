@@ -28,8 +28,8 @@ from .batching import choose_batch_size, layer_bytes_per_input
 from .checks import CheckResult, ExerciseCheckFailed, check
 from .data import IMAGE_NAMES, load_image, load_mnist
 from .device import default_threads, get_device, progress, seed_everything, use_threads
-from .featurevis import (colour_correlation_sqrt, fourier_image, normalize_silhouettes, pixel_judge, random_transform,
-                         shape_backgrounds, silhouette_image, silhouette_judge)
+from .featurevis import (colour_correlation_sqrt, fourier_image, normalize_silhouettes, pixel_judge, polygon_mask,
+                         random_transform, shape_backgrounds, silhouette_image, silhouette_judge)
 from .hooks import RELU_RULES, capture_activations, get_layer, layer_names, relu_backward_rule, relu_rule_gradient
 from .models import MODEL_NAMES, load_model
 from .optimize import gaussian_blur, noise_images, optimize_input, random_shift
@@ -54,7 +54,7 @@ __all__ = [
     "capture_activations", "relu_backward_rule", "relu_rule_gradient", "RELU_RULES", "layer_names", "get_layer",
     "optimize_input", "noise_images", "random_shift", "gaussian_blur",
     "pixel_judge", "silhouette_judge", "normalize_silhouettes", "random_transform", "colour_correlation_sqrt",
-    "fourier_image", "silhouette_image", "shape_backgrounds",
+    "fourier_image", "silhouette_image", "polygon_mask", "shape_backgrounds",
     "load_model", "MODEL_NAMES", "IMAGENET_MODELS", "ImageNetWeightsUnavailable", "imagenet_available",
     "imagenet_classes", "imagenet_normalize", "imagenet_denormalize", "imagenet_preprocess", "load_imagenet_model",
     "show_images", "show_filters", "show_heatmap", "to_numpy_image",

@@ -7,6 +7,7 @@ parametrization that only this workbook's data set makes natural:
 * ``colour_correlation_sqrt``: the square root of a data set's RGB covariance (decorrelated colour).
 * ``fourier_image``: a decorrelated-colour, 1/f-scaled Fourier parametrization, mapped to valid RGB by a sigmoid.
 * ``silhouette_image``: one colour, shown through a soft alpha mask, over a real background.
+* ``polygon_mask``: a soft mask with a straight-edged outline (and a hole), a parametrization of silhouettes.
 * ``shape_backgrounds``: the test shapes' own backgrounds, without their objects.
 
 and two judges that read pixels, not a network's features:
@@ -23,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = ["pixel_judge", "normalize_silhouettes", "silhouette_judge", "random_transform", "colour_correlation_sqrt",
-           "fourier_image", "silhouette_image", "shape_backgrounds"]
+           "fourier_image", "silhouette_image", "polygon_mask", "shape_backgrounds"]
 
 
 def _check_images(images, caller: str) -> None:
@@ -251,6 +252,60 @@ def silhouette_image(params: torch.Tensor, background: torch.Tensor, colour) -> 
         logits = F.interpolate(logits, size=background.shape[-2:], mode="bilinear", align_corners=False)
     mask = torch.sigmoid(logits)
     return mask * colour + (1 - mask) * background, mask[:, 0]
+
+
+HOLE_SHIFT_PIXELS = 3.0
+
+
+def _star_polygon_margin(log_radii: torch.Tensor, centre: torch.Tensor, size: int, radius: float) -> torch.Tensor:
+    # For every pixel: (the polygon's radius in the pixel's direction) - (the pixel's distance to the centre), in pixels.
+    k = log_radii.shape[1]
+    coords = torch.arange(size, dtype=log_radii.dtype, device=log_radii.device) - (size - 1) / 2
+    y = coords[None, :, None] - centre[:, 0, None, None]
+    x = coords[None, None, :] - centre[:, 1, None, None]
+    distance = (y ** 2 + x ** 2).sqrt()
+    angle = torch.atan2(y, x) % (2 * math.pi)
+    step = 2 * math.pi / k
+    j = (angle / step).floor().long().clamp(max=k - 1)
+    t = angle - j * step
+    r = radius * log_radii.exp()
+    r1 = r.gather(1, j.flatten(1)).view_as(angle)
+    r2 = r.gather(1, ((j + 1) % k).flatten(1)).view_as(angle)
+    # The straight edge from vertex j to vertex j + 1, where the ray at angle t past vertex j meets it.
+    edge = r1 * r2 * math.sin(step) / (r1 * torch.sin(t) + r2 * torch.sin(step - t))
+    return edge - distance
+
+
+def polygon_mask(params: torch.Tensor, size: int = 64, radius: float = 8.0, softness: float = 0.7) -> torch.Tensor:
+    """A soft mask: a star-shaped polygon with straight edges, minus a second polygon (a hole, or a bite).
+
+    The outline is ``K`` vertices at the angles ``2 pi k / K`` around the image's centre, vertex ``k`` at the distance
+    ``radius * exp(a_k)``, joined by straight edges, so corners are as easy to make as curves. A second polygon of
+    ``K`` vertices is cut out of it: centred on the image it makes a ring, moved off centre and out of the outline
+    it makes a crescent. Each pixel's mask is the sigmoid of its distance inside the outline (along the ray from the
+    centre), divided by ``softness``; the hole's mask is subtracted the same way.
+
+    Args:
+        params: ``(N, 1, 1, 2K + 3)`` (a row of numbers shaped as an image, so that ``optimize_input`` can move it):
+            ``K`` log-radii of the outline, ``K`` log-radii of the hole, the hole centre's offset ``(dy, dx)`` in
+            units of ``HOLE_SHIFT_PIXELS`` pixels, and a log-scale added to all the hole's log-radii.
+        size: the side of the mask in pixels.
+        radius: the outline's radius in pixels where the log-radii are 0.
+        softness: the width of the edge in pixels.
+
+    Returns:
+        ``(N, size, size)`` in (0, 1): 1 inside the outline and outside the hole.
+    """
+    _check_images(params, "polygon_mask")
+    n_params = params.shape[-1]
+    if params.shape[1:3] != (1, 1) or n_params < 9 or (n_params - 3) % 2:
+        raise ValueError(f"polygon_mask needs params (N, 1, 1, 2K + 3) with K >= 3 vertices, got {tuple(params.shape)}.")
+    k = (n_params - 3) // 2
+    p = params[:, 0, 0]
+    outline = torch.sigmoid(_star_polygon_margin(p[:, :k], torch.zeros_like(p[:, :2]), size, radius) / softness)
+    hole = torch.sigmoid(_star_polygon_margin(p[:, k:2 * k] + p[:, 2 * k + 2:], HOLE_SHIFT_PIXELS * p[:, 2 * k:2 * k + 2],
+                                              size, radius) / softness)
+    return outline * (1 - hole)
 
 
 def shape_backgrounds(split: str = "test") -> torch.Tensor:

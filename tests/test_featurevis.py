@@ -137,3 +137,41 @@ def test_shape_backgrounds_are_the_test_images_without_their_objects():
     assert (images - backgrounds)[inside].abs().mean() > 0.2
     with pytest.raises(ValueError, match="split"):
         shape_backgrounds("valid")
+
+
+def test_polygon_mask_matches_a_point_in_polygon_test():
+    # Against matplotlib's point-in-polygon test of the same vertices: with a sharp edge, every pixel more than a pixel
+    # from the outline is inside exactly when the polygon contains it; a centred hole empties the centre.
+    from matplotlib.path import Path
+
+    from course_utils.featurevis import HOLE_SHIFT_PIXELS, polygon_mask
+
+    k, size, radius = 12, 32, 6.0
+    g = torch.Generator().manual_seed(0)
+    params = torch.zeros(2, 1, 1, 2 * k + 3)
+    params[:, 0, 0, :k] = 0.4 * torch.randn(2, k, generator=g)
+    params[0, 0, 0, k:2 * k] = -20.0                                 # no hole
+    params[1, 0, 0, k:2 * k] = -1.0                                  # a hole of radius 6 / e, moved by one unit in x
+    params[1, 0, 0, 2 * k + 1] = 1.0
+    masks = polygon_mask(params, size=size, radius=radius, softness=0.05)
+    assert masks.shape == (2, size, size) and masks.min() >= 0 and masks.max() <= 1
+    angles = 2 * np.pi * np.arange(k) / k
+    centre = (size - 1) / 2
+    ys, xs = np.mgrid[0:size, 0:size]
+    points = np.stack([xs.ravel() - centre, ys.ravel() - centre], axis=1)
+    for i in range(2):
+        r = radius * np.exp(params[i, 0, 0, :k].numpy())
+        outline = Path(np.stack([r * np.cos(angles), r * np.sin(angles)], axis=1))
+        inside = outline.contains_points(points)
+        near = np.abs(np.stack([Path(outline.vertices).contains_points(points, radius=s) for s in (-2.0, 2.0)])).std(axis=0) > 0
+        got = masks[i].numpy().ravel() > 0.5
+        expected = inside
+        if i == 1:
+            hole = Path(np.stack([radius / np.e * np.cos(angles) + HOLE_SHIFT_PIXELS, radius / np.e * np.sin(angles)], axis=1))
+            expected = inside & ~hole.contains_points(points)
+            near |= np.abs(np.stack([hole.contains_points(points, radius=s) for s in (-2.0, 2.0)])).std(axis=0) > 0
+        assert (got[~near] == expected[~near]).all()
+        assert (~near).sum() > size * size // 2
+    assert masks[1, int(centre), int(centre + HOLE_SHIFT_PIXELS)] < 0.01 < masks[0, int(centre), int(centre)] - 0.98
+    with pytest.raises(ValueError, match="2K \\+ 3"):
+        polygon_mask(torch.zeros(1, 1, 1, 8))
